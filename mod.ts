@@ -21,3 +21,6 @@
 
 export * from "./src/errors.ts";
 export * from "./src/ring_buffer.ts";
+export * from "./src/thread_pool.ts";
+export * from "./src/server.ts";
+export * from "./src/static_files.ts";
