@@ -1,0 +1,110 @@
+// The shared memory of a ThreadPool, besides its two RingBuffers (the job
+// ring carries slot ids from the main thread to the workers, the completion
+// ring carries them back).
+//
+// Control block: one SharedArrayBuffer of Int32 words.
+//
+//   word 0           QUEUED     jobs pushed and not yet claimed by a worker
+//   word 1           RUNNING    jobs claimed by a worker and not yet finished
+//   word 2           COMPLETED  jobs that returned a value
+//   word 3           FAILED     jobs that threw, or were lost with their worker
+//   word 16 + 8w     worker w:  W_IN_FLIGHT, W_COMPLETED, W_FAILED, W_ID,
+//                               W_LOADED, (3 words unused)
+//   slotBase + 8s    slot s:    S_STATE, S_NAME_LEN, S_REQ_KIND, S_REQ_LEN,
+//                               S_RES_KIND, S_RES_LEN, (2 words unused)
+//
+//   S_STATE = state | (owner << OWNER_SHIFT); owner = worker index + 1, set
+//   by the same compare-and-swap that claims the job, so when a worker dies
+//   the main thread finds every job it had claimed. (A worker terminated in
+//   the few instructions between popping an id and that CAS would lose the
+//   job; only aborting a running job terminates a worker while the pool
+//   runs, and close() still rejects such a job instead of hanging.)
+//
+//       FREE --main--> QUEUED --worker CAS--> RUNNING --worker--> DONE --main--> FREE
+//                        \--main CAS (abort)--> CANCELLED --worker hands back--> FREE
+//
+// Data block: a second SharedArrayBuffer of `slots * slotBytes` bytes.
+//
+//   [s * slotBytes, (s + 1) * slotBytes)   slot s:
+//        request:  name (S_NAME_LEN bytes, UTF-8) | arguments (S_REQ_LEN bytes)
+//        result:   result (S_RES_LEN bytes), written over the request
+//
+// Kinds (S_REQ_KIND, S_RES_KIND) are the KIND_* and FLAG_* of _codec.ts.
+
+export const QUEUED_COUNT = 0;
+export const RUNNING_COUNT = 1;
+export const COMPLETED_COUNT = 2;
+export const FAILED_COUNT = 3;
+
+export const WORKER_BASE = 16;
+export const WORKER_STRIDE = 8;
+export const W_IN_FLIGHT = 0;
+export const W_COMPLETED = 1;
+export const W_FAILED = 2;
+export const W_ID = 3;
+// Set by the worker once its module loaded, before it takes any job: its
+// "ready" message may still be in flight when it dies.
+export const W_LOADED = 4;
+
+export const SLOT_STRIDE = 8;
+export const S_STATE = 0;
+export const S_NAME_LEN = 1;
+export const S_REQ_KIND = 2;
+export const S_REQ_LEN = 3;
+export const S_RES_KIND = 4;
+export const S_RES_LEN = 5;
+
+export const STATE_MASK = 0xf;
+export const OWNER_SHIFT = 4;
+export const FREE = 0;
+export const QUEUED = 1;
+export const RUNNING = 2;
+export const DONE = 3;
+export const CANCELLED = 4;
+
+/** Word index of worker `index`'s field `field`. */
+export function workerWord(index: number, field: number): number {
+  return WORKER_BASE + WORKER_STRIDE * index + field;
+}
+
+/** First slot word, after the worker words, on its own 64-byte line. */
+export function slotBase(size: number): number {
+  return (WORKER_BASE + WORKER_STRIDE * size + 15) & ~15;
+}
+
+/** Int32 words the control block needs. */
+export function controlWords(size: number, slots: number): number {
+  return slotBase(size) + SLOT_STRIDE * slots;
+}
+
+/** What a pool worker receives as `workerData`. */
+export interface PoolWorkerData {
+  /** URL of the job module. */
+  module: string;
+  jobs: SharedArrayBuffer;
+  completions: SharedArrayBuffer;
+  control: SharedArrayBuffer;
+  data: SharedArrayBuffer;
+  /** Position of the worker in the pool (0-based); owner = index + 1. */
+  index: number;
+  /** Pool size, to find the slot words. */
+  size: number;
+  concurrency: number;
+  slotBytes: number;
+}
+
+/** Worker → main thread messages. */
+export type WorkerMessage =
+  | { type: "ready" }
+  | { type: "loadError"; error: unknown }
+  | { type: "need"; slot: number }
+  | { type: "result"; slot: number; value: unknown };
+
+/** Main thread → worker messages. */
+export type MainMessage = {
+  type: "payload";
+  slot: number;
+  args: unknown;
+  /** The arguments could not be sent; the job was already rejected. */
+  failed?: boolean;
+};
