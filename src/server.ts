@@ -2,23 +2,87 @@
  * The HTTP server: `Deno.serve` on the main thread, handlers on worker
  * threads, requests and responses handed over through shared memory.
  *
- * PLACEHOLDER: the interface below is agreed; the implementation is being
- * written (owner: the server helper). Do not rely on `serve` yet.
+ * The main thread accepts connections, writes each request's head into a
+ * free slot of a shared table and pushes the slot's ticket into a request
+ * ring; any worker with room takes the next ticket, runs the handler and
+ * writes the response into the same slot. Bodies stream through the slot in
+ * 64 KiB chunks in both directions. The memory layout and protocol are drawn
+ * in `src/_server_wire.ts`.
  *
  * @module
  */
 
+import { pathToFileURL } from "node:url";
+import { resolve as resolvePath } from "node:path";
+import type { Worker } from "node:worker_threads";
+import { RingBuffer } from "./ring_buffer.ts";
+import { spawnWorker } from "./_live_workers.ts";
+import { serveStatic } from "./static_files.ts";
+import {
+  C_CLAIM,
+  C_FLAGS,
+  C_HEAD_LEN,
+  C_OWNER,
+  C_REQ_LEN,
+  C_RES_HEAD_LEN,
+  C_RES_LEN,
+  CHUNK_BYTES,
+  controlBytes,
+  EV_CHUNK,
+  EV_END,
+  EV_ERROR,
+  EV_PULL,
+  EV_RELEASE,
+  EV_RESPONSE_FULL,
+  EV_RESPONSE_STREAM,
+  F_ABORTED,
+  F_BODY_INLINE,
+  F_BODY_STREAM,
+  GEN_LIMIT,
+  HEAD_AREA,
+  HEAD_BYTES,
+  IN_ABORT,
+  IN_CREDIT,
+  IN_REQ_CHUNK,
+  IN_REQ_END,
+  IN_REQ_ERROR,
+  MAX_SLOTS,
+  MAX_WORKERS,
+  REQ_AREA,
+  RES_AREA,
+  ringCapacity,
+  SLOT_BITS,
+  slotBase,
+  W_CLAIMED,
+  W_DOORBELL,
+  W_IDLE_WORKERS,
+  W_MAIN_BELL,
+  W_MAIN_SLEEPING,
+  W_WORKER_INFLIGHT,
+  type WorkerData,
+  type WorkerMessage,
+} from "./_server_wire.ts";
+
 /** Options for {@linkcode serve}. */
 export interface ServeOptions {
-  /** A module with `export default { fetch(request, info) }`, the `deno serve` contract. */
+  /**
+   * A module with `export default { fetch(request, info) }`, the `deno serve`
+   * contract: a URL, or a path resolved against the working directory.
+   * `info` has `remoteAddr`, `completed` and `workerId` (1-based).
+   */
   handler: string | URL;
   /** Worker threads. @default {4} */
   workers?: number;
-  /** Requests in flight per worker. @default {16} */
+  /**
+   * Requests in flight per worker: a worker whose handlers await I/O takes
+   * more requests up to this many; a worker busy computing takes none.
+   *
+   * @default {16}
+   */
   concurrency?: number;
-  /** @default {"0.0.0.0"} */
+  /** The interface to listen on. @default {"0.0.0.0"} */
   hostname?: string;
-  /** @default {8000} */
+  /** The port to listen on; `0` picks a free one. @default {8000} */
   port?: number;
   /** TLS certificate (PEM), passed to `Deno.serve`. */
   cert?: string;
@@ -46,6 +110,27 @@ export interface ServeOptions {
   onDrain?: () => void;
   /** Called as each worker is joined during shutdown (the demo prints "Shutting down worker N"). */
   onWorkerExit?: (workerId: number) => void;
+  /**
+   * A path answered on the main thread with 200 while the server accepts
+   * work and 503 from the moment a drain starts, for load balancers. Off
+   * unless set, e.g. `"/healthz"`.
+   */
+  readinessPath?: string;
+  /**
+   * A path answered on the main thread with the counters of
+   * {@linkcode PoolServer.stats} in the Prometheus text format. Off unless
+   * set, e.g. `"/metrics"`.
+   */
+  metricsPath?: string;
+  /**
+   * Heap limits of each worker (`node:worker_threads` `resourceLimits`): a
+   * worker over them dies alone, its requests get 502 and it is replaced.
+   */
+  resourceLimits?: {
+    maxOldGenerationSizeMb?: number;
+    maxYoungGenerationSizeMb?: number;
+    stackSizeMb?: number;
+  };
 }
 
 /** Counters of a running {@linkcode PoolServer}. */
@@ -76,7 +161,1187 @@ export interface PoolServer extends AsyncDisposable {
  * Starts the server. Resolves once every worker has loaded the handler and
  * the listener is bound; rejects (leaving no listener open) if the handler
  * module fails to load.
+ *
+ * @param options The handler module and the server's settings.
+ * @returns The running server.
+ * @throws {TypeError} If `options.handler` is missing or not a string or URL.
+ * @throws {RangeError} If a numeric option is out of range.
+ * @throws {Error} (as a rejection) If the handler module fails to load in a
+ * worker; the message names the module and the cause.
+ *
+ * @example Serve a handler module on two workers
+ * ```ts
+ * import { serve } from "@ringpool/ringpool";
+ * import assert from "node:assert/strict";
+ *
+ * const handler = `data:text/javascript,export default {
+ *   fetch: (request, info) => new Response("hi from worker " + info.workerId),
+ * };`;
+ * const server = await serve({
+ *   handler,
+ *   hostname: "127.0.0.1",
+ *   port: 0,
+ *   workers: 2,
+ *   onListen: () => {},
+ * });
+ * const response = await fetch(`http://127.0.0.1:${server.addr.port}/`);
+ * assert.match(await response.text(), /^hi from worker [12]$/);
+ * await server.shutdown();
+ * ```
  */
-export function serve(_options: ServeOptions): Promise<PoolServer> {
-  return Promise.reject(new Error("serve() is not implemented yet"));
+export function serve(options: ServeOptions): Promise<PoolServer> {
+  const settings = validate(options);
+  return RingServer.start(settings);
+}
+
+interface Settings {
+  handler: string;
+  workers: number;
+  concurrency: number;
+  hostname: string;
+  port: number;
+  cert?: string;
+  key?: string;
+  onListen?: (addr: Deno.NetAddr) => void;
+  onError?: (error: unknown) => Response | Promise<Response>;
+  queueCapacity: number;
+  maxBodySize: number;
+  requestTimeout: number;
+  drainTimeout: number;
+  signal?: AbortSignal;
+  handleSignals: boolean;
+  static?: { root: string | URL; prefix?: string };
+  onDrain?: () => void;
+  onWorkerExit?: (workerId: number) => void;
+  resourceLimits?: ServeOptions["resourceLimits"];
+  readinessPath?: string;
+  metricsPath?: string;
+}
+
+function validate(options: ServeOptions): Settings {
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError(
+      "Cannot serve as 'options' must be an object with a 'handler' module",
+    );
+  }
+  const { handler } = options;
+  let href: string;
+  if (handler instanceof URL) href = handler.href;
+  else if (typeof handler === "string" && handler !== "") {
+    href =
+      /^[a-z][a-z0-9+.-]*:/i.test(handler) && !/^[a-z]:[\\/]/i.test(handler)
+        ? new URL(handler).href
+        : pathToFileURL(resolvePath(handler)).href;
+  } else {
+    throw new TypeError(
+      `Cannot serve as 'handler' must be a module path or URL: received ${
+        String(handler)
+      }`,
+    );
+  }
+  const integer = (
+    name: string,
+    value: number | undefined,
+    fallback: number,
+    min: number,
+    max = Number.MAX_SAFE_INTEGER,
+  ): number => {
+    if (value === undefined) return fallback;
+    if (!Number.isInteger(value) || value < min || value > max) {
+      throw new RangeError(
+        `Cannot serve as '${name}' must be an integer from ${min} to ${max}: received ${value}`,
+      );
+    }
+    return value;
+  };
+  const path = (name: string, value: string | undefined) => {
+    if (
+      value !== undefined &&
+      (typeof value !== "string" || !value.startsWith("/"))
+    ) {
+      throw new TypeError(
+        `Cannot serve as '${name}' must be a path starting with "/": received ${
+          String(value)
+        }`,
+      );
+    }
+    return value;
+  };
+  const workers = integer("workers", options.workers, 4, 1, MAX_WORKERS);
+  const concurrency = integer(
+    "concurrency",
+    options.concurrency,
+    16,
+    1,
+    Math.floor(MAX_SLOTS / workers),
+  );
+  return {
+    handler: href,
+    workers,
+    concurrency,
+    hostname: options.hostname ?? "0.0.0.0",
+    port: integer("port", options.port, 8000, 0, 65535),
+    cert: options.cert,
+    key: options.key,
+    onListen: options.onListen,
+    onError: options.onError,
+    queueCapacity: integer("queueCapacity", options.queueCapacity, 1024, 0),
+    maxBodySize: integer("maxBodySize", options.maxBodySize, 10485760, 0),
+    requestTimeout: integer("requestTimeout", options.requestTimeout, 30000, 1),
+    drainTimeout: integer("drainTimeout", options.drainTimeout, 10000, 0),
+    signal: options.signal,
+    handleSignals: options.handleSignals ?? true,
+    static: options.static,
+    onDrain: options.onDrain,
+    onWorkerExit: options.onWorkerExit,
+    resourceLimits: options.resourceLimits,
+    readinessPath: path("readinessPath", options.readinessPath),
+    metricsPath: path("metricsPath", options.metricsPath),
+  };
+}
+
+/** One request, from `Deno.serve` until its slot is released. */
+interface Job {
+  request: Request;
+  info: Deno.ServeHandlerInfo;
+  resolve: (response: Response) => void;
+  /** A small body read up front, or undefined. */
+  body: Uint8Array | undefined;
+  start: number;
+  /** Answered while still waiting for a slot (timed out): never started. */
+  settled: boolean;
+}
+
+/** The main thread's side of a streamed response body. */
+interface Pipe {
+  controller: ReadableStreamDefaultController<Uint8Array>;
+  slot: Slot;
+  /** Bytes waiting in RES_AREA, from this offset. */
+  ready: boolean;
+  offset: number;
+  ended: boolean;
+  done: boolean;
+  wake: (() => void) | undefined;
+  declared: number;
+  sent: number;
+}
+
+/** The main thread's bookkeeping for one shared slot. */
+interface Slot {
+  id: number;
+  word: number;
+  base: number;
+  gen: number;
+  ticket: number;
+  job: Job | undefined;
+  responded: boolean;
+  aborted: boolean;
+  abortedAt: number;
+  terminateSent: boolean;
+  pipe: Pipe | undefined;
+  reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  leftover: Uint8Array | undefined;
+  bodyBytes: number;
+  /** Whether onClientAbort listens to the request's signal yet. */
+  watching: boolean;
+  onClientAbort: () => void;
+}
+
+interface WorkerEntry {
+  id: number;
+  worker: Worker;
+  inbox: RingBuffer;
+  exited: Promise<number>;
+  ready: Promise<void>;
+  /** Whether it loaded the handler; a replacement that did not is retried slowly. */
+  loaded: boolean;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const HOP_BY_HOP = new Set(["transfer-encoding", "connection", "keep-alive"]);
+
+class RingServer implements PoolServer {
+  readonly #settings: Settings;
+  readonly #control: SharedArrayBuffer;
+  readonly #bytes: Uint8Array;
+  readonly #words: Int32Array;
+  readonly #requests: RingBuffer;
+  readonly #events: RingBuffer;
+  readonly #slots: Slot[] = [];
+  readonly #free: Slot[] = [];
+  readonly #busy = new Set<Slot>();
+  #waiting: Job[] = [];
+  #waitingHead = 0;
+  #pushed = 0;
+  #cancelled = 0;
+  #completed = 0;
+  readonly #workers: (WorkerEntry | undefined)[] = [];
+  #http: Deno.HttpServer<Deno.NetAddr> | undefined;
+  #sweep: ReturnType<typeof setInterval> | undefined;
+  #draining = false;
+  #stopped = false;
+  #shutdown: Promise<void> | undefined;
+  #resolveFinished!: () => void;
+  readonly finished: Promise<void>;
+  #signalHandler: (() => void) | undefined;
+  #signalCount = 0;
+  #abortListener: (() => void) | undefined;
+
+  private constructor(settings: Settings) {
+    this.#settings = settings;
+    const slotCount = settings.workers * settings.concurrency;
+    this.#control = new SharedArrayBuffer(controlBytes(slotCount));
+    this.#bytes = new Uint8Array(this.#control);
+    this.#words = new Int32Array(this.#control);
+    // Twice what can be in flight: a push may see "full" for a moment while
+    // another thread sits between claiming and publishing a cell.
+    this.#requests = new RingBuffer(ringCapacity(2 * slotCount));
+    // At most a few events per slot are unanswered at any time.
+    this.#events = new RingBuffer(ringCapacity(8 * slotCount));
+    for (let id = 0; id < slotCount; id++) {
+      const slot: Slot = {
+        id,
+        word: slotBase(id) >> 2,
+        base: slotBase(id),
+        gen: 0,
+        ticket: 0,
+        job: undefined,
+        responded: false,
+        aborted: false,
+        abortedAt: 0,
+        terminateSent: false,
+        pipe: undefined,
+        reader: undefined,
+        leftover: undefined,
+        bodyBytes: 0,
+        watching: false,
+        onClientAbort: () => this.#abort(slot, "client"),
+      };
+      this.#slots.push(slot);
+    }
+    // Pop from the end: slot 0 first, so small loads touch little memory.
+    for (let id = slotCount - 1; id >= 0; id--) {
+      this.#free.push(this.#slots[id]!);
+    }
+    this.finished = new Promise((resolve) => this.#resolveFinished = resolve);
+  }
+
+  static async start(settings: Settings): Promise<RingServer> {
+    settings.signal?.throwIfAborted();
+    const server = new RingServer(settings);
+    for (let id = 1; id <= settings.workers; id++) server.#spawn(id);
+    try {
+      await Promise.all(server.#workers.map((entry) => entry!.ready));
+    } catch (error) {
+      server.#stopped = true;
+      server.#requests.close();
+      server.#ringDoorbell();
+      await Promise.all(server.#workers.map(async (entry) => {
+        await entry!.worker.terminate();
+        await entry!.exited;
+      }));
+      throw error;
+    }
+    server.#listen();
+    return server;
+  }
+
+  get addr(): Deno.NetAddr {
+    return this.#http!.addr;
+  }
+
+  #spawn(id: number): WorkerEntry {
+    const settings = this.#settings;
+    const inbox = new RingBuffer(ringCapacity(4 * settings.concurrency + 4));
+    const workerData: WorkerData = {
+      workerId: id,
+      handler: settings.handler,
+      concurrency: settings.concurrency,
+      slotCount: this.#slots.length,
+      control: this.#control,
+      requests: this.#requests.buffer,
+      events: this.#events.buffer,
+      inbox: inbox.buffer,
+    };
+    const worker = spawnWorker(
+      new URL("./_server_worker.ts", import.meta.url),
+      { workerData, resourceLimits: settings.resourceLimits },
+    );
+    let markReady!: () => void;
+    let failReady!: (error: Error) => void;
+    const ready = new Promise<void>((resolve, reject) => {
+      markReady = resolve;
+      failReady = reject;
+    });
+    ready.catch(() => {}); // replacements are not awaited
+    let lastError: unknown;
+    worker.on("message", (message: WorkerMessage) => {
+      if (message.type === "ready") {
+        entry.loaded = true;
+        markReady();
+      } else if (message.type === "load-error") {
+        failReady(
+          new Error(
+            `Cannot start server as the handler module failed to load: ${settings.handler}: ${message.message}`,
+          ),
+        );
+      }
+    });
+    worker.on("error", (error: unknown) => {
+      lastError = error;
+      console.error(`ringpool: worker ${id} crashed:`, error);
+    });
+    const exited = new Promise<number>((resolve) => {
+      worker.once("exit", (code: number) => {
+        failReady(
+          new Error(
+            `Cannot start server as worker ${id} exited with code ${code} while loading ${settings.handler}`,
+            { cause: lastError },
+          ),
+        );
+        this.#onWorkerExit(entry, code);
+        resolve(code);
+      });
+    });
+    const entry: WorkerEntry = {
+      id,
+      worker,
+      inbox,
+      exited,
+      ready,
+      loaded: false,
+    };
+    this.#workers[id - 1] = entry;
+    return entry;
+  }
+
+  #listen(): void {
+    const settings = this.#settings;
+    const onListen = settings.onListen ?? ((addr: Deno.NetAddr) => {
+      const host = addr.hostname.includes(":")
+        ? `[${addr.hostname}]`
+        : addr.hostname;
+      console.log(
+        `Listening on ${
+          settings.cert ? "https" : "http"
+        }://${host}:${addr.port}/ (${settings.workers} workers)`,
+      );
+    });
+    const options = {
+      hostname: settings.hostname,
+      port: settings.port,
+      onListen: (addr: Deno.NetAddr) => onListen(addr),
+      onError: settings.onError ?? ((error: unknown) => {
+        console.error("ringpool: request failed:", error);
+        return new Response("Internal Server Error", { status: 500 });
+      }),
+    };
+    this.#http = settings.cert !== undefined && settings.key !== undefined
+      ? Deno.serve(
+        { ...options, cert: settings.cert, key: settings.key },
+        (request, info) => this.#handle(request, info),
+      )
+      : Deno.serve(options, (request, info) => this.#handle(request, info));
+    this.#eventLoop();
+    const every = Math.max(5, Math.min(250, settings.requestTimeout / 10));
+    this.#sweep = setInterval(() => this.#checkDeadlines(), every);
+    if (settings.handleSignals) {
+      this.#signalHandler = () => {
+        if (++this.#signalCount > 1) Deno.exit(130);
+        this.shutdown();
+      };
+      Deno.addSignalListener("SIGINT", this.#signalHandler);
+      if (Deno.build.os !== "windows") {
+        Deno.addSignalListener("SIGTERM", this.#signalHandler);
+      }
+    }
+    if (settings.signal !== undefined) {
+      this.#abortListener = () => this.shutdown();
+      settings.signal.addEventListener("abort", this.#abortListener, {
+        once: true,
+      });
+    }
+  }
+
+  // ---- accepting requests ------------------------------------------------
+
+  #handle(
+    request: Request,
+    info: Deno.ServeHandlerInfo,
+  ): Response | Promise<Response> {
+    // The main thread is running anyway: take what the workers sent.
+    this.#drainEvents();
+    if (this.#draining) return this.#plain(503, "Service Unavailable");
+    const settings = this.#settings;
+    if (
+      settings.readinessPath !== undefined || settings.metricsPath !== undefined
+    ) {
+      const pathname = new URL(request.url).pathname;
+      if (pathname === settings.readinessPath) return this.#plain(200, "ready");
+      if (pathname === settings.metricsPath) return this.#metrics();
+    }
+    if (this.#settings.static !== undefined) {
+      return serveStatic(request, this.#settings.static).then((response) =>
+        response ?? this.#accept(request, info)
+      );
+    }
+    return this.#accept(request, info);
+  }
+
+  #accept(
+    request: Request,
+    info: Deno.ServeHandlerInfo,
+  ): Response | Promise<Response> {
+    const settings = this.#settings;
+    let inline = false;
+    if (request.body !== null) {
+      const declared = request.headers.get("content-length");
+      if (declared !== null) {
+        const length = Number(declared);
+        if (length > settings.maxBodySize) {
+          return this.#plain(413, "Content Too Large");
+        }
+        inline = length <= CHUNK_BYTES;
+      }
+    }
+    if (this.#queued() >= settings.queueCapacity) {
+      return this.#plain(503, "Service Unavailable", { "retry-after": "1" });
+    }
+    return new Promise<Response>((resolve) => {
+      const job: Job = {
+        request,
+        info,
+        resolve,
+        body: undefined,
+        start: performance.now(),
+        settled: false,
+      };
+      if (!inline) return this.#enqueue(job);
+      request.bytes().then((body) => {
+        if (body.byteLength > settings.maxBodySize) {
+          resolve(this.#plain(413, "Content Too Large"));
+        } else if (body.byteLength > CHUNK_BYTES) {
+          resolve(this.#plain(400, "Bad Request"));
+        } else {
+          job.body = body;
+          this.#enqueue(job);
+        }
+      }, () => resolve(this.#plain(400, "Bad Request")));
+    });
+  }
+
+  #queued(): number {
+    const inRing = (this.#pushed - this.#cancelled -
+      Atomics.load(this.#words, W_CLAIMED)) | 0;
+    return this.#waiting.length - this.#waitingHead + Math.max(0, inRing);
+  }
+
+  #enqueue(job: Job): void {
+    const slot = this.#free.pop();
+    if (slot === undefined) {
+      this.#waiting.push(job);
+      return;
+    }
+    this.#start(slot, job);
+  }
+
+  #start(slot: Slot, job: Job): void {
+    const { request, info } = job;
+    const remote = info.remoteAddr as Deno.NetAddr;
+    let head = request.method + "\n" + request.url + "\n" +
+      (remote.hostname ?? "") + "\n" + (remote.port ?? 0);
+    for (const [name, value] of request.headers) {
+      head += "\n" + name + "\n" + value;
+    }
+    const base = slot.base;
+    const words = this.#words;
+    const written = encoder.encodeInto(
+      head,
+      this.#bytes.subarray(base + HEAD_AREA, base + HEAD_AREA + HEAD_BYTES),
+    );
+    if (written.read < head.length) {
+      this.#free.push(slot);
+      job.resolve(this.#plain(431, "Request Header Fields Too Large"));
+      return;
+    }
+    let flags = 0;
+    if (job.body !== undefined) {
+      this.#bytes.set(job.body, base + REQ_AREA);
+      words[slot.word + C_REQ_LEN] = job.body.byteLength;
+      flags = F_BODY_INLINE;
+    } else if (request.body !== null) {
+      flags = F_BODY_STREAM;
+    }
+    words[slot.word + C_HEAD_LEN] = written.written;
+    words[slot.word + C_FLAGS] = flags;
+    words[slot.word + C_OWNER] = 0;
+    slot.gen = slot.gen + 1 >= GEN_LIMIT ? 1 : slot.gen + 1;
+    slot.ticket = (slot.gen << SLOT_BITS) | slot.id;
+    slot.job = job;
+    slot.responded = false;
+    slot.aborted = false;
+    slot.abortedAt = 0;
+    slot.terminateSent = false;
+    slot.pipe = undefined;
+    slot.reader = undefined;
+    slot.leftover = undefined;
+    slot.bodyBytes = 0;
+    slot.watching = false;
+    this.#busy.add(slot);
+    // Publishing store: the ring's push (seq-cst) orders the head before it.
+    Atomics.store(words, slot.word + C_CLAIM, slot.ticket);
+    let pushed = false;
+    try {
+      pushed = this.#requests.tryPush(slot.ticket);
+    } catch {
+      // closed: only during the final phase of a shutdown
+    }
+    if (!pushed) {
+      Atomics.store(words, slot.word + C_CLAIM, 0);
+      this.#respond(
+        slot,
+        this.#plain(503, "Service Unavailable", {
+          "retry-after": "1",
+        }),
+      );
+      this.#release(slot);
+      return;
+    }
+    this.#pushed = (this.#pushed + 1) | 0;
+    if (this.#unrung++ === 0) queueMicrotask(this.#ringDoorbell);
+  }
+
+  // ---- events from workers -----------------------------------------------
+
+  async #eventLoop(): Promise<void> {
+    const words = this.#words;
+    const events = this.#events;
+    while (!this.#stopped) {
+      this.#drainEvents();
+      // One waitAsync per batch: announce sleep, re-check, then wait for a
+      // worker to ring. Workers push before they read MAIN_SLEEPING.
+      const seen = Atomics.load(words, W_MAIN_BELL);
+      Atomics.store(words, W_MAIN_SLEEPING, 1);
+      if (events.length === 0 && !this.#stopped) {
+        const waiting = Atomics.waitAsync(words, W_MAIN_BELL, seen);
+        if (waiting.async) await waiting.value;
+      }
+      Atomics.store(words, W_MAIN_SLEEPING, 0);
+    }
+  }
+
+  /** Wakes sleeping workers once per turn, after this turn's pushes. */
+  #ringDoorbell = (): void => {
+    const pushed = this.#unrung;
+    this.#unrung = 0;
+    // Our pushes (seq-cst) came first; workers announce, then re-check.
+    const idle = Atomics.load(this.#words, W_IDLE_WORKERS);
+    if (idle > 0 || this.#requests.closed) {
+      Atomics.add(this.#words, W_DOORBELL, 1);
+      Atomics.notify(
+        this.#words,
+        W_DOORBELL,
+        this.#requests.closed ? Infinity : Math.min(idle, pushed),
+      );
+    }
+  };
+  #unrung = 0;
+
+  #drainEvents(): void {
+    const events = this.#events;
+    for (let event = events.tryPop(); event !== undefined;) {
+      this.#onEvent(event);
+      event = events.tryPop();
+    }
+  }
+
+  #onEvent(event: number): void {
+    const slot = this.#slots[event >>> 4];
+    if (slot === undefined || slot.job === undefined) return;
+    const type = event & 7;
+    if (!slot.aborted) {
+      switch (type) {
+        case EV_RESPONSE_FULL:
+          this.#respondFull(slot);
+          break;
+        case EV_RESPONSE_STREAM:
+          this.#respondStream(slot);
+          break;
+        case EV_CHUNK:
+          if (slot.pipe !== undefined) {
+            slot.pipe.ready = true;
+            slot.pipe.offset = 0;
+            this.#feed(slot.pipe);
+          }
+          break;
+        case EV_END:
+          if (slot.pipe !== undefined) {
+            slot.pipe.ended = true;
+            this.#feed(slot.pipe);
+          }
+          break;
+        case EV_PULL:
+          this.#pumpBody(slot);
+          break;
+        case EV_ERROR:
+          if (!slot.responded) {
+            this.#respond(slot, this.#plain(500, "Internal Server Error"));
+          } else if (slot.pipe !== undefined && !slot.pipe.done) {
+            slot.pipe.done = true;
+            slot.pipe.controller.error(new Error("The handler's body failed"));
+          }
+          break;
+      }
+    }
+    if (event & EV_RELEASE) this.#release(slot);
+  }
+
+  #respond(slot: Slot, response: Response): void {
+    if (slot.responded) return;
+    slot.responded = true;
+    const job = slot.job!;
+    // Deno aborts request.signal once a response is sent (legacy
+    // behaviour); from here on a streaming body's cancel() reports a
+    // disconnect.
+    if (slot.watching) {
+      slot.watching = false;
+      job.request.signal.removeEventListener("abort", slot.onClientAbort);
+    }
+    job.resolve(response);
+  }
+
+  #plain(
+    status: number,
+    text: string,
+    extra?: Record<string, string>,
+  ): Response {
+    const headers = new Headers(extra);
+    headers.set("content-type", "text/plain; charset=utf-8");
+    if (this.#draining) headers.set("connection", "close");
+    return new Response(text, { status, headers });
+  }
+
+  /**
+   * Decodes and validates the response head in RES_AREA. Returns undefined
+   * (after answering 500) if the worker's head is not a valid response.
+   */
+  #readHead(
+    slot: Slot,
+  ): { status: number; headers: Headers; declared: number } | undefined {
+    const area = slot.base + RES_AREA;
+    const headLength = this.#words[slot.word + C_RES_HEAD_LEN]!;
+    const fields = decoder.decode(
+      this.#bytes.subarray(area, area + headLength),
+    ).split("\n");
+    const status = Number(fields[0]);
+    const headers = new Headers();
+    let declared = -1;
+    try {
+      if (!Number.isInteger(status) || status < 200 || status > 599) {
+        throw new RangeError(`Invalid status ${fields[0]}`);
+      }
+      if (fields.length % 2 !== 1) throw new TypeError("Torn header list");
+      for (let i = 1; i < fields.length; i += 2) {
+        const name = fields[i]!;
+        const value = fields[i + 1]!;
+        if (name === "content-length") {
+          if (!/^\d{1,15}$/.test(value)) {
+            throw new TypeError(`Invalid content-length ${value}`);
+          }
+          declared = Number(value);
+          continue;
+        }
+        if (HOP_BY_HOP.has(name)) continue;
+        headers.append(name, value); // throws on a malformed name or value
+      }
+    } catch (error) {
+      console.error(
+        "ringpool: a worker returned an invalid response head:",
+        error,
+      );
+      this.#abort(slot, "invalid");
+      return undefined;
+    }
+    if (this.#draining) headers.set("connection", "close");
+    return { status, headers, declared };
+  }
+
+  #respondFull(slot: Slot): void {
+    if (slot.responded) return;
+    const head = this.#readHead(slot);
+    if (head === undefined) return;
+    const area = slot.base + RES_AREA;
+    const headLength = this.#words[slot.word + C_RES_HEAD_LEN]!;
+    const length = this.#words[slot.word + C_RES_LEN]! - headLength;
+    const isHead = slot.job!.request.method === "HEAD";
+    if (
+      head.declared >= 0 && !isHead &&
+      head.declared !== length
+    ) {
+      console.error(
+        `ringpool: the handler declared content-length ${head.declared} but sent ${length} bytes`,
+      );
+      this.#abort(slot, "invalid");
+      return;
+    }
+    if (isHead && head.declared >= 0 && length === 0) {
+      head.headers.set("content-length", String(head.declared));
+    }
+    const body = length > 0
+      ? this.#bytes.slice(area + headLength, area + headLength + length)
+      : null;
+    let response: Response;
+    try {
+      response = new Response(body, {
+        status: head.status,
+        headers: head.headers,
+      });
+    } catch (error) {
+      console.error("ringpool: a worker returned an invalid response:", error);
+      this.#abort(slot, "invalid");
+      return;
+    }
+    this.#respond(slot, response);
+  }
+
+  #respondStream(slot: Slot): void {
+    if (slot.responded) return;
+    const head = this.#readHead(slot);
+    if (head === undefined) return;
+    const headLength = this.#words[slot.word + C_RES_HEAD_LEN]!;
+    const pipe: Pipe = {
+      controller: undefined!,
+      slot,
+      // Even an empty first chunk is "ready": copying it hands the area
+      // back, which the worker waits for before it writes the next one.
+      ready: true,
+      offset: headLength,
+      ended: false,
+      done: false,
+      wake: undefined,
+      declared: head.declared,
+      sent: 0,
+    };
+    // highWaterMark 0: we copy a chunk out of the slot only when the socket
+    // asks for one, so a slow reader stalls the worker instead of our memory.
+    const body = new ReadableStream<Uint8Array>({
+      start: (controller) => {
+        pipe.controller = controller;
+      },
+      pull: () => {
+        if (this.#feed(pipe, true)) return;
+        return new Promise<void>((resolve) => pipe.wake = resolve);
+      },
+      cancel: () => {
+        pipe.done = true;
+        this.#abort(slot, "client");
+      },
+    }, { highWaterMark: 0 });
+    if (head.declared >= 0) {
+      head.headers.set("content-length", String(head.declared));
+    }
+    let response: Response;
+    try {
+      response = new Response(body, {
+        status: head.status,
+        headers: head.headers,
+      });
+    } catch (error) {
+      console.error("ringpool: a worker returned an invalid response:", error);
+      this.#abort(slot, "invalid");
+      return;
+    }
+    slot.pipe = pipe;
+    this.#respond(slot, response);
+  }
+
+  /** Moves a ready chunk (or the end) into the stream; true if it did. */
+  #feed(pipe: Pipe, asked = pipe.wake !== undefined): boolean {
+    if (pipe.done) return true;
+    const slot = pipe.slot;
+    if (pipe.ready) {
+      if (!asked) {
+        // Nobody asked yet: leave it in the slot, pull() will take it.
+        return false;
+      }
+      const area = slot.base + RES_AREA;
+      const end = area + this.#words[slot.word + C_RES_LEN]!;
+      const chunk = this.#bytes.slice(area + pipe.offset, end);
+      pipe.ready = false;
+      pipe.sent += chunk.byteLength;
+      if (pipe.declared >= 0 && pipe.sent > pipe.declared) {
+        console.error(
+          `ringpool: the handler declared content-length ${pipe.declared} but sent more`,
+        );
+        pipe.done = true;
+        pipe.controller.error(new Error("Response body longer than declared"));
+        this.#abort(slot, "invalid");
+        this.#wakePipe(pipe);
+        return true;
+      }
+      // The copy is ours: the worker may write the next chunk.
+      this.#toWorker(slot, IN_CREDIT);
+      // An empty first chunk satisfies no read: keep waiting, since the
+      // stream only calls pull() again after an enqueue.
+      if (chunk.byteLength === 0) return false;
+      pipe.controller.enqueue(chunk);
+      this.#wakePipe(pipe);
+      return true;
+    }
+    if (pipe.ended) {
+      pipe.done = true;
+      if (pipe.declared >= 0 && pipe.sent !== pipe.declared) {
+        pipe.controller.error(new Error("Response body shorter than declared"));
+      } else {
+        pipe.controller.close();
+      }
+      this.#wakePipe(pipe);
+      return true;
+    }
+    return false;
+  }
+
+  #wakePipe(pipe: Pipe): void {
+    const wake = pipe.wake;
+    pipe.wake = undefined;
+    wake?.();
+  }
+
+  #toWorker(slot: Slot, type: number): void {
+    const owner = Atomics.load(this.#words, slot.word + C_OWNER);
+    const entry = this.#workers[owner - 1];
+    if (entry === undefined) return;
+    // Inboxes are sized for every event a worker's slots can have pending.
+    if (!entry.inbox.tryPush((slot.id << 4) | type)) {
+      console.error(`ringpool: worker ${owner}'s inbox overflowed`);
+    }
+  }
+
+  /** Answers a worker's pull with the next request body chunk. */
+  async #pumpBody(slot: Slot): Promise<void> {
+    const job = slot.job!;
+    const body = job.request.body;
+    if (body === null) return this.#toWorker(slot, IN_REQ_END);
+    let chunk = slot.leftover;
+    slot.leftover = undefined;
+    if (chunk === undefined) {
+      try {
+        slot.reader ??= body.getReader();
+        const result = await slot.reader.read();
+        if (slot.aborted || slot.job !== job) return;
+        if (result.done) return this.#toWorker(slot, IN_REQ_END);
+        chunk = result.value;
+      } catch {
+        if (slot.aborted || slot.job !== job) return;
+        return this.#toWorker(slot, IN_REQ_ERROR);
+      }
+    }
+    if (slot.bodyBytes + chunk.byteLength > this.#settings.maxBodySize) {
+      // Stop at the limit: the worker never sees the bytes beyond it.
+      this.#respond(slot, this.#plain(413, "Content Too Large"));
+      this.#toWorker(slot, IN_REQ_ERROR);
+      slot.reader?.cancel().catch(() => {});
+      return;
+    }
+    const length = Math.min(chunk.byteLength, CHUNK_BYTES);
+    slot.bodyBytes += length;
+    this.#bytes.set(chunk.subarray(0, length), slot.base + REQ_AREA);
+    this.#words[slot.word + C_REQ_LEN] = length;
+    if (length < chunk.byteLength) slot.leftover = chunk.subarray(length);
+    this.#toWorker(slot, IN_REQ_CHUNK);
+  }
+
+  // ---- failures ----------------------------------------------------------
+
+  /**
+   * Gives up on a request: answers it (unless answered), tells the worker to
+   * stop, and frees the slot if no worker holds it.
+   */
+  #abort(
+    slot: Slot,
+    why: "client" | "timeout" | "invalid" | "shutdown",
+  ): void {
+    if (slot.job === undefined || slot.aborted) return;
+    this.#respond(
+      slot,
+      why === "timeout"
+        ? this.#plain(504, "Gateway Timeout")
+        : why === "invalid"
+        ? this.#plain(500, "Internal Server Error")
+        : this.#plain(503, "Service Unavailable"),
+    );
+    slot.aborted = true;
+    slot.abortedAt = performance.now();
+    const pipe = slot.pipe;
+    if (pipe !== undefined && !pipe.done) {
+      pipe.done = true;
+      pipe.controller.error(new Error(`The response was cut off (${why})`));
+      this.#wakePipe(pipe);
+    }
+    slot.reader?.cancel().catch(() => {});
+    const words = this.#words;
+    // Set the flag before reading the owner; the worker stores the owner
+    // before reading the flag (see _server_worker.ts).
+    Atomics.or(words, slot.word + C_FLAGS, F_ABORTED);
+    if (
+      Atomics.compareExchange(words, slot.word + C_CLAIM, slot.ticket, 0) ===
+        slot.ticket
+    ) {
+      // Still queued: no worker will ever take it now.
+      this.#cancelled = (this.#cancelled + 1) | 0;
+      this.#release(slot);
+      return;
+    }
+    if (Atomics.load(words, slot.word + C_OWNER) !== 0) {
+      this.#toWorker(slot, IN_ABORT);
+    }
+  }
+
+  #release(slot: Slot): void {
+    const job = slot.job;
+    if (job === undefined) return;
+    // A worker that releases without answering has broken the protocol.
+    this.#respond(slot, this.#plain(500, "Internal Server Error"));
+    slot.job = undefined;
+    this.#busy.delete(slot);
+    const pipe = slot.pipe;
+    if (pipe !== undefined && !pipe.done && !pipe.ended) {
+      pipe.done = true;
+      pipe.controller.error(
+        new Error("The worker released an unfinished body"),
+      );
+      this.#wakePipe(pipe);
+    }
+    slot.pipe = undefined;
+    slot.reader = undefined;
+    slot.leftover = undefined;
+    Atomics.store(this.#words, slot.word + C_OWNER, 0);
+    this.#completed++;
+    const next = this.#nextWaiting();
+    if (next !== undefined) this.#start(slot, next);
+    else this.#free.push(slot);
+  }
+
+  #nextWaiting(): Job | undefined {
+    while (this.#waitingHead < this.#waiting.length) {
+      const job = this.#waiting[this.#waitingHead++]!;
+      if (
+        this.#waitingHead > 1024 && this.#waitingHead * 2 > this.#waiting.length
+      ) {
+        this.#waiting = this.#waiting.slice(this.#waitingHead);
+        this.#waitingHead = 0;
+      }
+      if (!job.settled && !job.request.signal.aborted) return job;
+    }
+    if (this.#waitingHead > 0) {
+      this.#waiting = [];
+      this.#waitingHead = 0;
+    }
+    return undefined;
+  }
+
+  #checkDeadlines(): void {
+    this.#drainEvents();
+    const now = performance.now();
+    const timeout = this.#settings.requestTimeout;
+    // A worker that has not let go of an aborted request by then is stuck
+    // in synchronous code: only terminating it frees the thread.
+    const grace = Math.min(Math.max(timeout / 2, 100), 1000);
+    for (let i = this.#waitingHead; i < this.#waiting.length; i++) {
+      const job = this.#waiting[i]!;
+      if (!job.settled && now - job.start > timeout) {
+        // Left in the queue; answered now, skipped when its turn comes.
+        job.settled = true;
+        job.resolve(this.#plain(504, "Gateway Timeout"));
+      }
+    }
+    for (const slot of this.#busy) {
+      const job = slot.job!;
+      if (!slot.aborted) {
+        if (slot.responded) continue;
+        if (now - job.start > timeout) {
+          this.#abort(slot, "timeout");
+        } else if (!slot.watching) {
+          // Only requests that outlive a sweep watch for the client leaving:
+          // touching request.signal costs Deno an AbortSignal and a
+          // DOMException per request, too much for the fast path.
+          slot.watching = true;
+          job.request.signal.addEventListener("abort", slot.onClientAbort);
+          if (job.request.signal.aborted) this.#abort(slot, "client");
+        }
+        continue;
+      }
+      if (!slot.terminateSent && now - slot.abortedAt > grace) {
+        const owner = Atomics.load(this.#words, slot.word + C_OWNER);
+        const entry = this.#workers[owner - 1];
+        if (entry !== undefined) {
+          slot.terminateSent = true;
+          console.error(
+            `ringpool: worker ${owner} did not let go of a request it was told to abort; terminating it`,
+          );
+          entry.worker.terminate();
+        }
+      }
+    }
+  }
+
+  #onWorkerExit(entry: WorkerEntry, code: number): void {
+    // Events the worker sent before it died come first.
+    this.#drainEvents();
+    for (const slot of [...this.#busy]) {
+      if (Atomics.load(this.#words, slot.word + C_OWNER) !== entry.id) continue;
+      this.#respond(slot, this.#plain(502, "Bad Gateway"));
+      slot.aborted = true;
+      const pipe = slot.pipe;
+      if (pipe !== undefined && !pipe.done) {
+        pipe.done = true;
+        pipe.controller.error(new Error(`Worker ${entry.id} exited`));
+        this.#wakePipe(pipe);
+      }
+      slot.reader?.cancel().catch(() => {});
+      this.#release(slot);
+    }
+    Atomics.store(this.#words, W_WORKER_INFLIGHT + entry.id - 1, 0);
+    if (this.#workers[entry.id - 1] !== entry) return;
+    // Before start-up finished a failing worker fails serve() instead.
+    if (this.#requests.closed || this.#http === undefined) {
+      if (this.#requests.closed) this.#workers[entry.id - 1] = undefined;
+      return;
+    }
+    if (!entry.loaded) {
+      // The handler no longer loads (say it changed on disk): retry once a
+      // second instead of spinning up a thread after thread.
+      console.error(
+        `ringpool: worker ${entry.id} failed to load the handler; retrying in 1 s`,
+      );
+      this.#workers[entry.id - 1] = undefined;
+      const retry = setTimeout(() => {
+        this.#retries.delete(retry);
+        if (!this.#requests.closed) this.#spawn(entry.id);
+      }, 1000);
+      this.#retries.add(retry);
+      return;
+    }
+    console.error(
+      `ringpool: worker ${entry.id} exited with code ${code}; starting a replacement`,
+    );
+    this.#spawn(entry.id);
+  }
+  readonly #retries = new Set<ReturnType<typeof setTimeout>>();
+
+  // ---- shutdown ----------------------------------------------------------
+
+  shutdown(options: { timeout?: number } = {}): Promise<void> {
+    this.#shutdown ??= this.#drain(
+      options.timeout ?? this.#settings.drainTimeout,
+    );
+    return this.#shutdown;
+  }
+
+  async #drain(timeout: number): Promise<void> {
+    this.#draining = true;
+    try {
+      this.#settings.onDrain?.();
+    } catch (error) {
+      console.error("ringpool: onDrain failed:", error);
+    }
+    const http = this.#http!;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const cutOff = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), timeout);
+    });
+    const drained = http.shutdown();
+    const outcome = await Promise.race([drained, cutOff]);
+    clearTimeout(timer);
+    if (outcome === "timeout") {
+      for (let i = this.#waitingHead; i < this.#waiting.length; i++) {
+        this.#waiting[i]!.resolve(this.#plain(503, "Service Unavailable"));
+      }
+      this.#waiting = [];
+      this.#waitingHead = 0;
+      for (const slot of [...this.#busy]) this.#abort(slot, "shutdown");
+      await drained;
+    }
+    // Every response is out. Close the ring: workers finish and exit.
+    this.#requests.close();
+    this.#ringDoorbell();
+    const grace = Math.max(1000, Math.min(timeout, 5000));
+    await Promise.all(this.#workers.map(async (entry) => {
+      if (entry === undefined) return;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<"late">((resolve) => {
+        timer = setTimeout(() => resolve("late"), grace);
+      });
+      if (await Promise.race([entry.exited, late]) === "late") {
+        entry.worker.terminate();
+        await entry.exited;
+      }
+      clearTimeout(timer);
+      try {
+        this.#settings.onWorkerExit?.(entry.id);
+      } catch (error) {
+        console.error("ringpool: onWorkerExit failed:", error);
+      }
+    }));
+    this.#stopped = true;
+    clearInterval(this.#sweep);
+    for (const retry of this.#retries) clearTimeout(retry);
+    this.#events.close();
+    // Let the event loop see #stopped and end.
+    Atomics.add(this.#words, W_MAIN_BELL, 1);
+    Atomics.notify(this.#words, W_MAIN_BELL);
+    if (this.#signalHandler !== undefined) {
+      Deno.removeSignalListener("SIGINT", this.#signalHandler);
+      if (Deno.build.os !== "windows") {
+        Deno.removeSignalListener("SIGTERM", this.#signalHandler);
+      }
+    }
+    if (this.#abortListener !== undefined) {
+      this.#settings.signal?.removeEventListener("abort", this.#abortListener);
+    }
+    this.#resolveFinished();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.shutdown();
+  }
+
+  #metrics(): Response {
+    const stats = this.stats();
+    let text =
+      "# HELP ringpool_requests_queued Requests waiting for a worker.\n" +
+      "# TYPE ringpool_requests_queued gauge\n" +
+      `ringpool_requests_queued ${stats.queued}\n` +
+      "# HELP ringpool_requests_in_flight Requests a worker is handling.\n" +
+      "# TYPE ringpool_requests_in_flight gauge\n";
+    for (const worker of stats.workers) {
+      text +=
+        `ringpool_requests_in_flight{worker="${worker.id}"} ${worker.inFlight}\n`;
+    }
+    text +=
+      "# HELP ringpool_requests_completed_total Requests answered by workers.\n" +
+      "# TYPE ringpool_requests_completed_total counter\n" +
+      `ringpool_requests_completed_total ${stats.completed}\n`;
+    return new Response(text, {
+      headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
+    });
+  }
+
+  stats(): ServerStats {
+    const words = this.#words;
+    const workers: { id: number; inFlight: number }[] = [];
+    let inFlight = 0;
+    for (let id = 1; id <= this.#settings.workers; id++) {
+      const count = Atomics.load(words, W_WORKER_INFLIGHT + id - 1);
+      inFlight += count;
+      workers.push({ id, inFlight: count });
+    }
+    return {
+      queued: this.#queued(),
+      inFlight,
+      completed: this.#completed,
+      workers,
+    };
+  }
 }

@@ -1,0 +1,167 @@
+// The shared-memory wire between the server's main thread and its workers.
+// Both sides import these offsets; nothing else in ringpool knows them.
+//
+// Three kinds of shared memory:
+//
+// 1. The request ring (a RingBuffer) carries *tickets*: slot id plus a
+//    generation, so a ticket left behind by a cancelled request can never
+//    claim the slot's next request.
+//
+//        ticket (31 bits) = generation (19 bits) << SLOT_BITS | slot (12 bits)
+//
+// 2. The event ring (one RingBuffer, workers -> main) and one inbox ring per
+//    worker (main -> that worker) carry *events*:
+//
+//        event (31 bits) = slot << 4 | RELEASE bit (8) | type (0..7)
+//
+// 3. The control buffer: a few shared counters, then a fixed table of slots.
+//
+//        byte 0      +--------------------------------------------------+
+//                    | word 0 CLAIMED: requests claimed by workers       |
+//                    | word 1 DOORBELL, word 2 IDLE_WORKERS (main->wrk)  |
+//                    | word 8 MAIN_BELL, word 9 MAIN_SLEEPING (wrk->main)|
+//                    | word 16 + (id - 1): requests in flight on worker |
+//        SLOTS_BASE  +--------------------------------------------------+
+//                    | slot 0 | slot 1 | ... | slot n-1                  |
+//                    +--------------------------------------------------+
+//
+//    One slot (SLOT_BYTES, 64-byte aligned):
+//
+//        +0          control words (Int32), see C_* below      64 bytes
+//        +HEAD_AREA  request head: "METHOD\nURL\nHOST\nPORT(\nNAME\nVALUE)*"
+//                    UTF-8, written by main with encodeInto       HEAD_BYTES
+//        +REQ_AREA   request body: whole (inline) or one chunk    CHUNK_BYTES
+//        +RES_AREA   response: "STATUS(\nNAME\nVALUE)*" head then
+//                    body bytes (whole, or the first chunk); later
+//                    chunks start at offset 0                    CHUNK_BYTES
+//
+// "\n" can separate every field because neither URLs (serialised by the URL
+// parser) nor header names or values (validated by Headers) may contain it.
+//
+// Wake-ups are coalesced through two doorbells instead of the rings' own
+// waiting: a sleeper announces itself (IDLE_WORKERS / MAIN_SLEEPING), re-checks
+// the ring, then waits on its bell; the other side pushes, then rings only if
+// someone announced sleep, at most once per turn of its event loop. The push
+// and the announcement are both seq-cst, so one side always sees the other.
+//
+// Ownership: main writes the head and FLAGS, then pushes the ticket. A worker
+// owns the slot from its successful CAS on C_CLAIM until it sends an event
+// with the RELEASE bit; only then may main reuse it. Each area has one writer
+// at a time, handed over by an event (the ring's seq-cst publish orders the
+// bytes before the event): REQ_AREA by PULL (worker -> main: "write the next
+// chunk") and REQ_CHUNK/END/ERROR (main -> worker), RES_AREA by
+// RESPONSE_*/CHUNK (worker -> main) and CREDIT (main -> worker: "copied").
+
+/** Bits of a ticket that name the slot. */
+export const SLOT_BITS = 12;
+/** Most slots a server may have (workers x concurrency). */
+export const MAX_SLOTS = 1 << SLOT_BITS;
+export const SLOT_MASK = MAX_SLOTS - 1;
+/** Generations wrap below 2^19 so a ticket stays a positive int31. */
+export const GEN_LIMIT = 1 << (31 - SLOT_BITS);
+
+/** Largest encoded request head; larger heads get 431. */
+export const HEAD_BYTES = 16 * 1024;
+/** Bytes per body chunk, and the largest inline body. */
+export const CHUNK_BYTES = 64 * 1024;
+
+// Control buffer header (Int32 word indexes).
+/** Requests claimed by workers, in total (mod 2^32). */
+export const W_CLAIMED = 0;
+/** Bumped by main when it has pushed tickets and a worker sleeps. */
+export const W_DOORBELL = 1;
+/** Workers between announcing sleep on W_DOORBELL and waking. */
+export const W_IDLE_WORKERS = 2;
+/** Bumped by a worker when it has pushed events and main sleeps. */
+export const W_MAIN_BELL = 8;
+/** 1 while main is between announcing sleep on W_MAIN_BELL and waking. */
+export const W_MAIN_SLEEPING = 9;
+export const W_WORKER_INFLIGHT = 16;
+export const MAX_WORKERS = 1024;
+export const SLOTS_BASE = (W_WORKER_INFLIGHT + MAX_WORKERS) * 4;
+
+// Slot layout (bytes from the slot's start).
+export const CONTROL_BYTES = 64;
+export const HEAD_AREA = CONTROL_BYTES;
+export const REQ_AREA = HEAD_AREA + HEAD_BYTES;
+export const RES_AREA = REQ_AREA + CHUNK_BYTES;
+export const SLOT_BYTES = RES_AREA + CHUNK_BYTES;
+
+// Slot control words (Int32 index from the slot's first word).
+/** The ticket while queued; 0 once a worker claimed it or main cancelled it. */
+export const C_CLAIM = 0;
+/** Id of the worker that claimed the slot, 0 if none. */
+export const C_OWNER = 1;
+/** F_* bits, written by main. */
+export const C_FLAGS = 2;
+/** Bytes of the encoded request head. */
+export const C_HEAD_LEN = 3;
+/** Bytes in REQ_AREA (the inline body or the current chunk). */
+export const C_REQ_LEN = 4;
+/** Bytes used in RES_AREA (head + body, or the current chunk). */
+export const C_RES_LEN = 5;
+/** Bytes of the encoded response head at the start of RES_AREA. */
+export const C_RES_HEAD_LEN = 6;
+
+export const F_ABORTED = 1;
+export const F_BODY_INLINE = 2;
+export const F_BODY_STREAM = 4;
+
+// Events worker -> main.
+/** Head and the whole body are in RES_AREA. */
+export const EV_RESPONSE_FULL = 1;
+/** Head and the first chunk are in RES_AREA; CHUNKs and END follow. */
+export const EV_RESPONSE_STREAM = 2;
+/** One more response chunk in RES_AREA, from offset 0. */
+export const EV_CHUNK = 3;
+/** The response body ended. */
+export const EV_END = 4;
+/** The handler wants the next request body chunk. */
+export const EV_PULL = 5;
+/** The handler failed (before or while responding). */
+export const EV_ERROR = 6;
+/** Nothing but the release. */
+export const EV_RELEASE_ONLY = 7;
+/** Ored into any event: the worker is done with the slot. */
+export const EV_RELEASE = 8;
+
+// Events main -> worker.
+export const IN_REQ_CHUNK = 1;
+export const IN_REQ_END = 2;
+export const IN_REQ_ERROR = 3;
+export const IN_CREDIT = 4;
+export const IN_ABORT = 5;
+
+/** The data passed to each worker. */
+export interface WorkerData {
+  workerId: number;
+  handler: string;
+  concurrency: number;
+  slotCount: number;
+  control: SharedArrayBuffer;
+  requests: SharedArrayBuffer;
+  events: SharedArrayBuffer;
+  inbox: SharedArrayBuffer;
+}
+
+/** Messages a worker posts to the main thread. */
+export type WorkerMessage =
+  | { type: "ready" }
+  | { type: "load-error"; message: string; stack?: string };
+
+/** Byte offset of a slot in the control buffer. */
+export function slotBase(slot: number): number {
+  return SLOTS_BASE + slot * SLOT_BYTES;
+}
+
+/** Bytes the control buffer needs for `slotCount` slots. */
+export function controlBytes(slotCount: number): number {
+  return SLOTS_BASE + slotCount * SLOT_BYTES;
+}
+
+/** Smallest power of two >= n (and >= 2). */
+export function ringCapacity(n: number): number {
+  let capacity = 2;
+  while (capacity < n) capacity *= 2;
+  return capacity;
+}

@@ -1,0 +1,530 @@
+// Worker entry of the HTTP server: claims request slots from the shared
+// request ring, runs the user's handler and writes the response back into
+// the slot. The wire layout is drawn in ./_server_wire.ts.
+import { parentPort, workerData } from "node:worker_threads";
+import { setImmediate } from "node:timers";
+import { RingBuffer } from "./ring_buffer.ts";
+import {
+  C_CLAIM,
+  C_FLAGS,
+  C_HEAD_LEN,
+  C_OWNER,
+  C_REQ_LEN,
+  C_RES_HEAD_LEN,
+  C_RES_LEN,
+  CHUNK_BYTES,
+  EV_CHUNK,
+  EV_END,
+  EV_ERROR,
+  EV_PULL,
+  EV_RELEASE,
+  EV_RELEASE_ONLY,
+  EV_RESPONSE_FULL,
+  EV_RESPONSE_STREAM,
+  F_ABORTED,
+  F_BODY_INLINE,
+  F_BODY_STREAM,
+  HEAD_AREA,
+  IN_ABORT,
+  IN_CREDIT,
+  IN_REQ_CHUNK,
+  IN_REQ_END,
+  IN_REQ_ERROR,
+  REQ_AREA,
+  RES_AREA,
+  SLOT_MASK,
+  slotBase,
+  W_CLAIMED,
+  W_DOORBELL,
+  W_IDLE_WORKERS,
+  W_MAIN_BELL,
+  W_MAIN_SLEEPING,
+  W_WORKER_INFLIGHT,
+  type WorkerData,
+  type WorkerMessage,
+} from "./_server_wire.ts";
+
+interface Handler {
+  fetch(
+    request: Request,
+    info: ServeHandlerInfo,
+  ): Response | Promise<Response>;
+}
+
+/** The second argument of the handler, like `Deno.ServeHandlerInfo`. */
+interface ServeHandlerInfo {
+  remoteAddr: { transport: "tcp"; hostname: string; port: number };
+  completed: Promise<void>;
+  workerId: number;
+}
+
+const data = workerData as WorkerData;
+const port = parentPort!;
+const workerId = data.workerId;
+const bytes = new Uint8Array(data.control);
+const words = new Int32Array(data.control);
+const requests = RingBuffer.from(data.requests);
+const events = RingBuffer.from(data.events);
+const inbox = RingBuffer.from(data.inbox);
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+// Atomics.waitAsync does not keep the event loop alive; this timer does,
+// until the request ring is closed and every request released.
+const keepAlive = setInterval(() => {}, 1 << 30);
+
+// A handler's stray rejection must not kill the worker and its other requests.
+globalThis.addEventListener("unhandledrejection", (event) => {
+  event.preventDefault();
+  console.error(
+    `ringpool worker ${workerId}: unhandled rejection:`,
+    event.reason,
+  );
+});
+
+type Waiter = (type: number) => void;
+
+/** Longest an idle worker blocks before it lets its event loop run. */
+const IDLE_WAIT_MS = 20;
+
+class Task {
+  readonly slot: number;
+  readonly base: number;
+  readonly word: number;
+  readonly controller = new AbortController();
+  aborted = false;
+  released = false;
+  pullOutstanding = false;
+  responseDone = false;
+  hasCredit = false;
+  bodyWaiter: Waiter | undefined;
+  creditWaiter: Waiter | undefined;
+  reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  resolveCompleted!: () => void;
+  completed: Promise<void>;
+
+  constructor(slot: number) {
+    this.slot = slot;
+    this.base = slotBase(slot);
+    this.word = this.base >> 2;
+    this.completed = new Promise((resolve) => this.resolveCompleted = resolve);
+  }
+}
+
+const tasks = new Map<number, Task>();
+let inFlight = 0;
+let wakeRequestLoop: (() => void) | undefined;
+
+function send(task: Task, type: number): void {
+  let event = (task.slot << 4) | type;
+  if (type & EV_RELEASE) {
+    task.released = true;
+    tasks.delete(task.slot);
+    inFlight--;
+    Atomics.sub(words, W_WORKER_INFLIGHT + workerId - 1, 1);
+    task.resolveCompleted();
+    wakeRequestLoop?.();
+  }
+  if (type === EV_RELEASE) {
+    event = (task.slot << 4) | EV_RELEASE_ONLY | EV_RELEASE;
+  }
+  // The event ring is sized so it cannot fill; push() only waits if main
+  // stalls, and only for a moment.
+  events.push(event);
+  if (!bellPending) {
+    bellPending = true;
+    queueMicrotask(ringMainBell);
+  }
+}
+
+// One wake-up of main per turn of our event loop, and only if it sleeps.
+let bellPending = false;
+function ringMainBell(): void {
+  if (!bellPending) return;
+  bellPending = false;
+  // Our push (seq-cst) came first; main announces sleep before re-checking.
+  if (Atomics.load(words, W_MAIN_SLEEPING) === 1) {
+    Atomics.add(words, W_MAIN_BELL, 1);
+    Atomics.notify(words, W_MAIN_BELL, 1);
+  }
+}
+
+/** Sleeps until main rings the doorbell (or `ms` pass), blocking the thread. */
+function sleepIdle(ms: number): void {
+  // A blocking wait would hold back the queued bell: ring it first.
+  ringMainBell();
+  const seen = Atomics.load(words, W_DOORBELL);
+  Atomics.add(words, W_IDLE_WORKERS, 1);
+  // Announced before this check: a ticket pushed after it rings the bell.
+  if (requests.length === 0 && !requests.closed) {
+    Atomics.wait(words, W_DOORBELL, seen, ms);
+  }
+  Atomics.sub(words, W_IDLE_WORKERS, 1);
+}
+
+/** Waits for the doorbell without blocking our handlers' event loop. */
+async function sleepBusy(): Promise<void> {
+  const seen = Atomics.load(words, W_DOORBELL);
+  Atomics.add(words, W_IDLE_WORKERS, 1);
+  try {
+    if (requests.length === 0 && !requests.closed) {
+      const waiting = Atomics.waitAsync(words, W_DOORBELL, seen);
+      if (waiting.async) await waiting.value;
+    }
+  } finally {
+    Atomics.sub(words, W_IDLE_WORKERS, 1);
+  }
+}
+
+/** Releases the slot once nothing main might still write into it is pending. */
+function maybeRelease(task: Task, lastEvent = 0): void {
+  if (task.released) return;
+  if (task.pullOutstanding) {
+    if (lastEvent !== 0) send(task, lastEvent);
+    return; // released when main answers the pull
+  }
+  send(task, lastEvent | EV_RELEASE);
+}
+
+function abortTask(task: Task): void {
+  if (task.aborted) return;
+  task.aborted = true;
+  // After an abort main never writes the slot again, so an outstanding pull
+  // will not be answered and need not be waited for.
+  task.pullOutstanding = false;
+  task.controller.abort(
+    new DOMException("The request was aborted", "AbortError"),
+  );
+  task.bodyWaiter?.(IN_REQ_ERROR);
+  task.creditWaiter?.(IN_ABORT);
+  task.reader?.cancel().catch(() => {});
+  task.responseDone = true;
+  maybeRelease(task);
+}
+
+function onInbox(event: number): void {
+  const task = tasks.get(event >>> 4);
+  if (task === undefined) return;
+  const type = event & 7;
+  if (type === IN_ABORT) return abortTask(task);
+  if (type === IN_CREDIT) {
+    const waiter = task.creditWaiter;
+    task.creditWaiter = undefined;
+    // The credit may arrive before we wait for it (the body is still
+    // producing its next chunk): keep it.
+    if (waiter === undefined) task.hasCredit = true;
+    else waiter(type);
+    return;
+  }
+  // A reply to our pull: main no longer writes REQ_AREA until the next pull.
+  task.pullOutstanding = false;
+  const waiter = task.bodyWaiter;
+  task.bodyWaiter = undefined;
+  if (waiter !== undefined) waiter(type);
+  else if (task.responseDone) maybeRelease(task);
+}
+
+function requestBody(task: Task, flags: number): BodyInit | null {
+  const base = task.base;
+  if (flags & F_BODY_INLINE) {
+    const length = words[task.word + C_REQ_LEN]!;
+    return bytes.slice(base + REQ_AREA, base + REQ_AREA + length);
+  }
+  if (!(flags & F_BODY_STREAM)) return null;
+  let finished = false;
+  return new ReadableStream<Uint8Array>({
+    pull: (controller) => {
+      if (finished) return;
+      if (task.aborted) {
+        finished = true;
+        controller.error(task.controller.signal.reason);
+        return;
+      }
+      return new Promise<void>((resolve) => {
+        task.bodyWaiter = (type) => {
+          if (type === IN_REQ_CHUNK) {
+            const length = words[task.word + C_REQ_LEN]!;
+            controller.enqueue(
+              bytes.slice(base + REQ_AREA, base + REQ_AREA + length),
+            );
+          } else if (type === IN_REQ_END) {
+            finished = true;
+            controller.close();
+          } else {
+            finished = true;
+            controller.error(
+              task.aborted
+                ? task.controller.signal.reason
+                : new Error("The request body could not be read in full"),
+            );
+          }
+          if (task.responseDone && !task.pullOutstanding) maybeRelease(task);
+          resolve();
+        };
+        task.pullOutstanding = true;
+        send(task, EV_PULL);
+      });
+    },
+  }, { highWaterMark: 0 });
+}
+
+function encodeHead(response: Response): string {
+  let head = String(response.status);
+  for (const [name, value] of response.headers) {
+    head += "\n" + name + "\n" + value;
+  }
+  return head;
+}
+
+/** Waits for main to copy the chunk in RES_AREA; false if the request was aborted. */
+function credit(task: Task): Promise<boolean> {
+  if (task.aborted) return Promise.resolve(false);
+  if (task.hasCredit) {
+    task.hasCredit = false;
+    return Promise.resolve(true);
+  }
+  return new Promise((resolve) => {
+    task.creditWaiter = (type) => resolve(type === IN_CREDIT && !task.aborted);
+  });
+}
+
+// Resolves after a few microtask turns: long enough for a read of a body
+// that is already in memory, far shorter than any real stream's next chunk.
+function soon(): Promise<typeof SOON> {
+  return Promise.resolve().then(() => undefined).then(() => undefined).then(
+    () => SOON,
+  );
+}
+const SOON = Symbol("soon");
+
+async function respond(task: Task, response: Response): Promise<void> {
+  const base = task.base;
+  const area = base + RES_AREA;
+  const head = encodeHead(response);
+  const headResult = encoder.encodeInto(
+    head,
+    bytes.subarray(area, area + CHUNK_BYTES),
+  );
+  if (headResult.read < head.length) {
+    throw new Error("The response head is larger than 64 KiB");
+  }
+  const headLength = headResult.written;
+  words[task.word + C_RES_HEAD_LEN] = headLength;
+  let used = headLength;
+  if (response.body === null) {
+    words[task.word + C_RES_LEN] = used;
+    task.responseDone = true;
+    maybeRelease(task, EV_RESPONSE_FULL);
+    return;
+  }
+  const reader = response.body.getReader();
+  task.reader = reader;
+  // Gather what the body has ready; inline it if it all fits.
+  let pending: Uint8Array | undefined;
+  let next: Promise<ReadableStreamReadResult<Uint8Array>> | undefined = reader
+    .read();
+  for (;;) {
+    const result = used === headLength
+      ? await next
+      : await Promise.race([next, soon()]);
+    if (task.aborted) return;
+    if (result === SOON) break; // a live stream: send what we have
+    next = undefined;
+    if (result.done) {
+      words[task.word + C_RES_LEN] = used;
+      task.responseDone = true;
+      maybeRelease(task, EV_RESPONSE_FULL);
+      return;
+    }
+    const chunk = toBytes(result.value);
+    if (used + chunk.byteLength > CHUNK_BYTES) {
+      pending = chunk;
+      break;
+    }
+    bytes.set(chunk, area + used);
+    used += chunk.byteLength;
+    next = reader.read();
+  }
+  words[task.word + C_RES_LEN] = used;
+  send(task, EV_RESPONSE_STREAM);
+  for (;;) {
+    if (pending === undefined) {
+      const result = await (next ?? reader.read());
+      next = undefined;
+      if (task.aborted) return;
+      if (result.done) break;
+      pending = toBytes(result.value);
+      if (pending.byteLength === 0) {
+        pending = undefined;
+        continue;
+      }
+    }
+    // Main copies the previous chunk before the area is ours again.
+    if (!await credit(task)) return;
+    const length = Math.min(pending.byteLength, CHUNK_BYTES);
+    bytes.set(pending.subarray(0, length), area);
+    words[task.word + C_RES_LEN] = length;
+    pending = length < pending.byteLength
+      ? pending.subarray(length)
+      : undefined;
+    send(task, EV_CHUNK);
+  }
+  if (!await credit(task)) return;
+  task.responseDone = true;
+  maybeRelease(task, EV_END);
+}
+
+function toBytes(value: unknown): Uint8Array {
+  if (value instanceof Uint8Array) return value;
+  if (ArrayBuffer.isView(value)) {
+    return new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+  }
+  if (value instanceof ArrayBuffer) return new Uint8Array(value);
+  throw new TypeError("The response body stream must yield Uint8Array chunks");
+}
+
+function fail(task: Task, error: unknown): void {
+  if (task.released) return;
+  if (!task.aborted) {
+    console.error(`ringpool worker ${workerId}: the handler failed:`, error);
+  }
+  task.responseDone = true;
+  task.reader?.cancel().catch(() => {});
+  maybeRelease(task, EV_ERROR);
+}
+
+async function run(handler: Handler, task: Task): Promise<void> {
+  try {
+    const base = task.base;
+    const flags = Atomics.load(words, task.word + C_FLAGS);
+    const headLength = words[task.word + C_HEAD_LEN]!;
+    const head = decoder.decode(
+      bytes.subarray(base + HEAD_AREA, base + HEAD_AREA + headLength),
+    ).split("\n");
+    const headers = new Headers();
+    for (let i = 4; i + 1 < head.length; i += 2) {
+      headers.append(head[i]!, head[i + 1]!);
+    }
+    // Inside the try: Request refuses some methods (CONNECT, TRACE), and
+    // that must become a 500 for this request, not a stuck slot.
+    const request = new Request(head[1]!, {
+      method: head[0]!,
+      headers,
+      body: requestBody(task, flags),
+      signal: task.controller.signal,
+    });
+    const info: ServeHandlerInfo = {
+      remoteAddr: {
+        transport: "tcp",
+        hostname: head[2]!,
+        port: Number(head[3]),
+      },
+      completed: task.completed,
+      workerId,
+    };
+    const response = await handler.fetch(request, info);
+    if (task.aborted) return;
+    if (!(response instanceof Response)) {
+      throw new TypeError("The handler must return a Response");
+    }
+    await respond(task, response);
+  } catch (error) {
+    fail(task, error);
+  }
+}
+
+async function requestLoop(handler: Handler): Promise<void> {
+  for (;;) {
+    while (inFlight >= data.concurrency) {
+      await new Promise<void>((resolve) => wakeRequestLoop = resolve);
+      wakeRequestLoop = undefined;
+    }
+    let ticket = requests.tryPop();
+    if (ticket === undefined && inFlight > 0) {
+      // Let handlers that are about to finish do so: an idle worker can
+      // then wait the fast way below.
+      await new Promise((resolve) => setImmediate(resolve));
+      ticket = requests.tryPop();
+    }
+    if (ticket === undefined) {
+      if (requests.closed && requests.length === 0) return;
+      if (inFlight === 0) {
+        // Idle: nothing of ours needs the event loop, so sleep in a blocking
+        // Atomics.wait, whose wake-up costs the notifying main thread far
+        // less than waking an Atomics.waitAsync. The wait is finite so the
+        // handler's own timers still run and terminate() still works.
+        sleepIdle(IDLE_WAIT_MS);
+        if (requests.length === 0) {
+          await new Promise((resolve) => setImmediate(resolve));
+        }
+      } else {
+        await sleepBusy();
+      }
+      continue;
+    }
+    const slot = ticket & SLOT_MASK;
+    const word = slotBase(slot) >> 2;
+    // The CAS decides between us and main cancelling a queued request, and
+    // rejects stale tickets: a request runs at most once.
+    if (Atomics.compareExchange(words, word + C_CLAIM, ticket, 0) !== ticket) {
+      continue;
+    }
+    Atomics.store(words, word + C_OWNER, workerId);
+    Atomics.add(words, W_CLAIMED, 1);
+    Atomics.add(words, W_WORKER_INFLIGHT + workerId - 1, 1);
+    inFlight++;
+    const task = new Task(slot);
+    tasks.set(slot, task);
+    // Main sets F_ABORTED before it reads C_OWNER, we store C_OWNER before
+    // reading F_ABORTED: one of us sees the other (both are seq-cst).
+    if (Atomics.load(words, word + C_FLAGS) & F_ABORTED) {
+      abortTask(task);
+      continue;
+    }
+    run(handler, task);
+  }
+}
+
+async function inboxLoop(): Promise<void> {
+  for (;;) {
+    const event = await inbox.popAsync();
+    if (event === undefined) return;
+    onInbox(event);
+    for (let more = inbox.tryPop(); more !== undefined; more = inbox.tryPop()) {
+      onInbox(more);
+    }
+  }
+}
+
+async function main(): Promise<void> {
+  let handler: Handler;
+  try {
+    const module = await import(data.handler);
+    handler = module.default;
+    if (typeof handler?.fetch !== "function") {
+      throw new TypeError(
+        `The handler module must export default { fetch(request, info) }: ${data.handler}`,
+      );
+    }
+  } catch (error) {
+    const message: WorkerMessage = {
+      type: "load-error",
+      message: error instanceof Error ? error.message : String(error),
+      stack: error instanceof Error ? error.stack : undefined,
+    };
+    port.postMessage(message);
+    clearInterval(keepAlive);
+    return;
+  }
+  const inboxDone = inboxLoop();
+  port.postMessage({ type: "ready" } satisfies WorkerMessage);
+  await requestLoop(handler);
+  while (inFlight > 0) {
+    await new Promise<void>((resolve) => wakeRequestLoop = resolve);
+  }
+  inbox.close();
+  await inboxDone;
+  clearInterval(keepAlive);
+}
+
+main();

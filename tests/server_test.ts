@@ -1,0 +1,628 @@
+import assert from "node:assert/strict";
+import { type PoolServer, serve, type ServeOptions } from "../src/server.ts";
+import { assertNoLiveWorkers } from "./_helpers.ts";
+
+const BEHAVIOURS = new URL(
+  "./fixtures/handlers/behaviours.ts",
+  import.meta.url,
+);
+const COMPAT = new URL("./fixtures/handlers/compat.ts", import.meta.url);
+
+function start(options: Partial<ServeOptions> = {}): Promise<PoolServer> {
+  return serve({
+    handler: BEHAVIOURS,
+    hostname: "127.0.0.1",
+    port: 0,
+    workers: 1,
+    handleSignals: false,
+    onListen: () => {},
+    ...options,
+  });
+}
+
+function url(server: PoolServer, path: string): string {
+  return `http://127.0.0.1:${server.addr.port}${path}`;
+}
+
+async function text(
+  server: PoolServer,
+  path: string,
+  init?: RequestInit,
+): Promise<{ status: number; body: string; headers: Headers }> {
+  const response = await fetch(url(server, path), init);
+  return {
+    status: response.status,
+    body: await response.text(),
+    headers: response.headers,
+  };
+}
+
+async function waitFor(
+  condition: () => boolean,
+  what: string,
+  ms = 3000,
+): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error(`Timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** A small seeded PRNG (mulberry32) so randomised tests replay. */
+function random(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = seed;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+Deno.test("serve() answers from a worker and passes remoteAddr and workerId", async () => {
+  const server = await start({ workers: 2 });
+  try {
+    const { status, body } = await text(server, "/who");
+    assert.equal(status, 200);
+    const who = JSON.parse(body);
+    assert.ok(who.workerId === 1 || who.workerId === 2);
+    assert.equal(who.remote, "127.0.0.1");
+    assert.deepEqual((await text(server, "/hello")).body, "hello");
+    assert.equal(server.stats().completed, 2);
+    assert.equal(server.stats().workers.length, 2);
+  } finally {
+    await server.shutdown();
+  }
+  assertNoLiveWorkers();
+});
+
+Deno.test("concurrent clients never see another request's bytes, and each handler runs once", async () => {
+  const seed = Date.now() % 100000;
+  const next = random(seed);
+  const log = await Deno.makeTempFile();
+  const server = await start({ workers: 3, concurrency: 4 });
+  try {
+    const count = 300;
+    const results = await Promise.all(
+      Array.from({ length: count }, async (_, id) => {
+        // Bodies from empty to two chunks, so inline and streamed both run.
+        const size = Math.floor(next() ** 3 * 150_000);
+        const body = new Uint8Array(size);
+        for (let i = 0; i < size; i += 997) body[i] = (id + i) & 255;
+        const response = await fetch(url(server, `/echo?id=${id}`), {
+          method: "POST",
+          body,
+          headers: { "x-id": String(id), "x-log": log },
+        });
+        const echoed = await response.bytes();
+        return response.status === 200 &&
+          response.headers.get("x-id") === String(id) &&
+          echoed.byteLength === size && echoed.every((b, i) => b === body[i]);
+      }),
+    );
+    const failed = results.flatMap((ok, id) => ok ? [] : [id]);
+    assert.deepEqual(failed, [], `mismatched responses (seed ${seed})`);
+    const ran = (await Deno.readTextFile(log)).trim().split("\n").sort();
+    assert.deepEqual(
+      ran,
+      Array.from({ length: count }, (_, id) => String(id)).sort(),
+      `every handler must run exactly once (seed ${seed})`,
+    );
+  } finally {
+    await server.shutdown();
+    await Deno.remove(log);
+  }
+  assertNoLiveWorkers();
+});
+
+Deno.test("a handler module answers the same under ringpool as under Deno.serve", async () => {
+  const module = (await import(COMPAT.href)).default;
+  const plain = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    module.fetch,
+  );
+  const server = await start({ handler: COMPAT, workers: 2 });
+  const cases: [string, RequestInit?][] = [
+    ["/created"],
+    ["/teapot"],
+    ["/no-content"],
+    ["/cookies"],
+    ["/redirect"],
+    ["/json", {
+      method: "POST",
+      body: JSON.stringify({ a: [1, "two", null] }),
+      headers: { "content-type": "application/json" },
+    }],
+    ["/binary"],
+    ["/stream"],
+    ["/head", { method: "HEAD" }],
+    ["/missing"],
+  ];
+  const describe = async (
+    base: string,
+    [path, init]: [string, RequestInit?],
+  ) => {
+    const response = await fetch(base + path, { ...init, redirect: "manual" });
+    const headers: Record<string, string> = {};
+    // Not content-length: a stream that is complete within a few microtask
+    // turns is sent with a length instead of chunked; the bytes are the same.
+    for (const name of ["content-type", "x-custom", "x-head"]) {
+      const value = response.headers.get(name);
+      if (value !== null) headers[name] = value;
+    }
+    const location = response.headers.get("location");
+    return {
+      status: response.status,
+      headers,
+      cookies: response.headers.getSetCookie(),
+      location: location?.replace(/:\d+\//, ":PORT/"),
+      body: [...await response.bytes()],
+    };
+  };
+  try {
+    for (const item of cases) {
+      const expected = await describe(
+        `http://127.0.0.1:${plain.addr.port}`,
+        item,
+      );
+      const actual = await describe(url(server, ""), item);
+      assert.deepEqual(
+        actual,
+        expected,
+        `${item[1]?.method ?? "GET"} ${item[0]}`,
+      );
+    }
+  } finally {
+    await server.shutdown();
+    await plain.shutdown();
+  }
+  assertNoLiveWorkers();
+});
+
+Deno.test("a 100 MiB upload and download stream through with bounded memory", async () => {
+  const server = await start({ maxBodySize: 200 * 1024 * 1024 });
+  try {
+    const size = 100 * 1024 * 1024;
+    const before = Deno.memoryUsage().rss;
+    let sent = 0;
+    const chunk = new Uint8Array(1024 * 1024).fill(7);
+    const upload = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent === size) return controller.close();
+        sent += chunk.byteLength;
+        controller.enqueue(chunk);
+      },
+    });
+    const counted = await text(server, "/count", {
+      method: "POST",
+      body: upload,
+    });
+    assert.equal(counted.status, 200);
+    assert.deepEqual(JSON.parse(counted.body), { total: size });
+
+    const response = await fetch(url(server, `/stream?size=${size}`));
+    let received = 0;
+    for await (const part of response.body!) received += part.byteLength;
+    assert.equal(received, size);
+    // Buffering either body whole would grow the process (client and
+    // server share it) by at least its size; garbage not yet collected
+    // accounts for some growth.
+    const grown = Deno.memoryUsage().rss - before;
+    assert.ok(grown < size, `RSS grew by ${grown} bytes`);
+  } finally {
+    await server.shutdown();
+  }
+  assertNoLiveWorkers();
+});
+
+Deno.test("server-sent events reach the client one by one", async () => {
+  const server = await start();
+  try {
+    const t0 = performance.now();
+    const response = await fetch(url(server, "/sse?n=3&gap=400"));
+    const reader = response.body!.getReader();
+    const first = await reader.read();
+    const firstAt = performance.now() - t0;
+    assert.equal(new TextDecoder().decode(first.value), "data: 0\n\n");
+    assert.ok(firstAt < 350, `the first event took ${firstAt} ms`);
+    let rest = "";
+    for (let r = await reader.read(); !r.done; r = await reader.read()) {
+      rest += new TextDecoder().decode(r.value);
+    }
+    assert.equal(rest, "data: 1\n\ndata: 2\n\n");
+    assert.ok(performance.now() - t0 >= 800);
+  } finally {
+    await server.shutdown();
+  }
+  assertNoLiveWorkers();
+});
+
+Deno.test("a slow reader throttles the worker's response stream", async () => {
+  const server = await start({ concurrency: 2 });
+  try {
+    const response = await fetch(url(server, `/stream?size=${1024 ** 3}`));
+    const reader = response.body!.getReader();
+    await reader.read();
+    await new Promise((r) => setTimeout(r, 300));
+    const { produced } = JSON.parse((await text(server, "/seen")).body);
+    // Socket buffers hold a few MiB; a worker that ignored backpressure
+    // would have produced hundreds by now.
+    assert.ok(produced < 32 * 1024 * 1024, `produced ${produced} bytes`);
+    await reader.cancel();
+    await waitFor(() => server.stats().inFlight === 0, "the slot is freed");
+  } finally {
+    await server.shutdown();
+  }
+  assertNoLiveWorkers();
+});
+
+Deno.test("a full queue answers 503 with Retry-After at once and recovers", async () => {
+  const server = await start({ concurrency: 1, queueCapacity: 1 });
+  try {
+    const first = text(server, "/sleep?ms=400");
+    await waitFor(
+      () => server.stats().inFlight === 1,
+      "the first request runs",
+    );
+    const second = text(server, "/sleep?ms=1");
+    await waitFor(() => server.stats().queued === 1, "the second is queued");
+    const t0 = performance.now();
+    const third = await text(server, "/hello");
+    assert.equal(third.status, 503);
+    assert.equal(third.headers.get("retry-after"), "1");
+    assert.ok(performance.now() - t0 < 200);
+    assert.equal((await first).status, 200);
+    assert.equal((await second).status, 200);
+    assert.equal((await text(server, "/hello")).status, 200);
+  } finally {
+    await server.shutdown();
+  }
+  assertNoLiveWorkers();
+});
+
+Deno.test("a body over maxBodySize gets 413 and the worker never sees more than the limit", async () => {
+  const server = await start({ maxBodySize: 100_000, concurrency: 2 });
+  try {
+    const declared = await text(server, "/count", {
+      method: "POST",
+      body: new Uint8Array(100_001),
+    });
+    assert.equal(declared.status, 413);
+    // Chunked: no Content-Length, so the server must count and stop.
+    let sent = 0;
+    const chunked = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent >= 1_000_000) return controller.close();
+        sent += 30_000;
+        controller.enqueue(new Uint8Array(30_000));
+      },
+    });
+    const streamed = await text(server, "/count", {
+      method: "POST",
+      body: chunked,
+    });
+    assert.equal(streamed.status, 413);
+    await waitFor(() => server.stats().inFlight === 0, "the request ends");
+    const { bodySeen } = JSON.parse((await text(server, "/seen")).body);
+    assert.ok(bodySeen <= 100_000, `the worker saw ${bodySeen} bytes`);
+    assert.ok(bodySeen > 0);
+    const ok = await text(server, "/count", {
+      method: "POST",
+      body: new Uint8Array(100_000),
+    });
+    assert.deepEqual(JSON.parse(ok.body), { total: 100_000 });
+  } finally {
+    await server.shutdown();
+  }
+  assertNoLiveWorkers();
+});
+
+Deno.test("a handler that throws or rejects gets 500 and its worker keeps serving", async () => {
+  const server = await start();
+  try {
+    const before = JSON.parse((await text(server, "/who")).body).started;
+    assert.equal((await text(server, "/throw")).status, 500);
+    assert.equal((await text(server, "/reject")).status, 500);
+    assert.equal((await text(server, "/not-response")).status, 500);
+    const stray = await text(server, "/unhandled");
+    assert.equal(stray.body, "still here");
+    await new Promise((r) => setTimeout(r, 50));
+    const after = JSON.parse((await text(server, "/who")).body).started;
+    assert.equal(after, before, "the same worker instance still serves");
+  } finally {
+    await server.shutdown();
+  }
+  assertNoLiveWorkers();
+});
+
+Deno.test("a response whose Content-Length does not match its body becomes 500", async () => {
+  const server = await start();
+  try {
+    const bad = await text(server, "/bad-length");
+    assert.equal(bad.status, 500);
+    assert.equal((await text(server, "/hello")).body, "hello");
+  } finally {
+    await server.shutdown();
+  }
+  assertNoLiveWorkers();
+});
+
+Deno.test("a never-settling handler gets 504 and the worker stays", async () => {
+  const server = await start({ requestTimeout: 300 });
+  try {
+    const before = JSON.parse((await text(server, "/who")).body).started;
+    const t0 = performance.now();
+    assert.equal((await text(server, "/never")).status, 504);
+    assert.ok(performance.now() - t0 < 1000);
+    await waitFor(() => server.stats().inFlight === 0, "the slot is released");
+    const after = JSON.parse((await text(server, "/who")).body).started;
+    assert.equal(after, before);
+  } finally {
+    await server.shutdown();
+  }
+  assertNoLiveWorkers();
+});
+
+Deno.test("a busy-looping handler gets 504, its worker is replaced, others keep serving", async () => {
+  const server = await start({ workers: 2, requestTimeout: 300 });
+  try {
+    const spinning = text(server, "/spin");
+    await waitFor(() => server.stats().inFlight === 1, "the spin starts");
+    for (let i = 0; i < 5; i++) {
+      assert.equal((await text(server, "/hello")).status, 200);
+    }
+    assert.equal((await spinning).status, 504);
+    await waitFor(
+      () => server.stats().inFlight === 0,
+      "the stuck worker is gone",
+    );
+    const workers = new Set<number>();
+    for (let i = 0; i < 20; i++) {
+      const who = await text(server, "/who");
+      assert.equal(who.status, 200);
+      workers.add(JSON.parse(who.body).workerId);
+    }
+    assert.ok(workers.size >= 1);
+  } finally {
+    await server.shutdown();
+  }
+  assertNoLiveWorkers();
+});
+
+for (
+  const [path, how] of [["/exit", "process.exit()"], [
+    "/close",
+    "self.close()",
+  ]] as const
+) {
+  Deno.test(`a worker that dies by ${how} fails its requests with 502 and is replaced`, async () => {
+    const log = await Deno.makeTempFile();
+    const server = await start({ concurrency: 4 });
+    try {
+      const before = JSON.parse((await text(server, "/who")).body).started;
+      const bystander = text(server, "/sleep?ms=2000");
+      await waitFor(() => server.stats().inFlight === 1, "the bystander runs");
+      const t0 = performance.now();
+      const dying = await text(server, path, {
+        headers: { "x-id": "dying", "x-log": log },
+      });
+      assert.equal(dying.status, 502);
+      assert.equal((await bystander).status, 502);
+      assert.ok(performance.now() - t0 < 1000);
+      const after = JSON.parse((await text(server, "/who")).body).started;
+      assert.notEqual(after, before, "a new worker serves");
+      assert.equal(await Deno.readTextFile(log), "dying\n", "never run twice");
+    } finally {
+      await server.shutdown();
+      await Deno.remove(log);
+    }
+    assertNoLiveWorkers();
+  });
+}
+
+// Ignored: in Deno 2.9.6 a node worker's heap limit (resourceLimits) does not
+// stop a handler from a dynamically imported module (the handler is always
+// one), while it does for statically imported code; the request then ends
+// with 504 and a terminated worker instead. Known-broken, see the report.
+Deno.test({
+  name: "a worker that runs out of memory fails with 502 and is replaced",
+  ignore: true,
+}, async () => {
+  const server = await start({
+    resourceLimits: { maxOldGenerationSizeMb: 32 },
+  });
+  try {
+    assert.equal((await text(server, "/oom")).status, 502);
+    assert.equal((await text(server, "/hello")).body, "hello");
+  } finally {
+    await server.shutdown();
+  }
+  assertNoLiveWorkers();
+});
+
+Deno.test("a client that disconnects aborts the worker's request.signal and frees the slot", async () => {
+  const server = await start({ concurrency: 2 });
+  try {
+    const controller = new AbortController();
+    const pending = fetch(url(server, "/wait-abort"), {
+      signal: controller.signal,
+    }).catch(() => "aborted");
+    await waitFor(() => server.stats().inFlight === 1, "the request runs");
+    await new Promise((r) => setTimeout(r, 300));
+    controller.abort();
+    assert.equal(await pending, "aborted");
+    await waitFor(() => server.stats().inFlight === 0, "the slot is freed");
+    const { aborted } = JSON.parse((await text(server, "/seen")).body);
+    assert.equal(aborted, 1);
+  } finally {
+    await server.shutdown();
+  }
+  assertNoLiveWorkers();
+});
+
+Deno.test("serve() rejects with a clear error when the handler module fails to load", async () => {
+  await assert.rejects(
+    start({
+      handler: new URL("./fixtures/handlers/broken.ts", import.meta.url),
+      workers: 2,
+    }),
+    /handler module failed to load.*broken on purpose/s,
+  );
+  await assert.rejects(
+    start({
+      handler: new URL("./fixtures/handlers/no_fetch.ts", import.meta.url),
+    }),
+    /export default \{ fetch/,
+  );
+  assertNoLiveWorkers();
+});
+
+Deno.test("serve() validates its options", () => {
+  assert.throws(() => serve({ handler: "" }), TypeError);
+  assert.throws(
+    () => serve({ handler: BEHAVIOURS, workers: 0 }),
+    /'workers' must be an integer from 1/,
+  );
+  assert.throws(
+    () => serve({ handler: BEHAVIOURS, concurrency: 1.5 }),
+    RangeError,
+  );
+});
+
+Deno.test("the static option serves files on the main thread and passes the rest to workers", async () => {
+  const root = await Deno.makeTempDir();
+  await Deno.writeTextFile(`${root}/file.txt`, "from disk");
+  const server = await start({ static: { root, prefix: "/assets" } });
+  try {
+    const file = await text(server, "/assets/file.txt");
+    assert.equal(file.status, 200);
+    assert.equal(file.body, "from disk");
+    assert.equal((await text(server, "/hello")).body, "hello");
+    // Only the worker request counts as completed by the pool.
+    assert.equal(server.stats().completed, 1);
+  } finally {
+    await server.shutdown();
+    await Deno.remove(root, { recursive: true });
+  }
+  assertNoLiveWorkers();
+});
+
+Deno.test("stats() counts queued, in-flight and completed requests per worker", async () => {
+  const server = await start({ workers: 2, concurrency: 1, queueCapacity: 8 });
+  try {
+    const slow = [1, 2, 3].map(() => text(server, "/sleep?ms=300"));
+    await waitFor(
+      () => server.stats().inFlight === 2 && server.stats().queued === 1,
+      "two run, one waits",
+    );
+    const stats = server.stats();
+    assert.deepEqual(stats.workers, [{ id: 1, inFlight: 1 }, {
+      id: 2,
+      inFlight: 1,
+    }]);
+    await Promise.all(slow);
+    await waitFor(() => server.stats().completed === 3, "all complete");
+    assert.equal(server.stats().queued, 0);
+    assert.equal(server.stats().inFlight, 0);
+  } finally {
+    await server.shutdown();
+  }
+  assertNoLiveWorkers();
+});
+
+Deno.test("a long request on one worker does not delay requests another worker can take", async () => {
+  const server = await start({ workers: 2, concurrency: 1 });
+  try {
+    const long = text(server, "/sleep?ms=1500");
+    await waitFor(() => server.stats().inFlight === 1, "the long one runs");
+    const t0 = performance.now();
+    for (let i = 0; i < 10; i++) {
+      assert.equal((await text(server, "/hello")).body, "hello");
+    }
+    const elapsed = performance.now() - t0;
+    assert.ok(elapsed < 1000, `10 short requests took ${elapsed} ms`);
+    assert.equal((await long).status, 200);
+  } finally {
+    await server.shutdown();
+  }
+  assertNoLiveWorkers();
+});
+
+Deno.test("readinessPath and metricsPath are answered on the main thread when set", async () => {
+  const server = await start({
+    readinessPath: "/healthz",
+    metricsPath: "/metrics",
+  });
+  try {
+    assert.equal((await text(server, "/hello")).body, "hello");
+    const ready = await text(server, "/healthz");
+    assert.equal(ready.status, 200);
+    assert.equal(ready.body, "ready");
+    const metrics = await text(server, "/metrics");
+    assert.match(metrics.body, /^ringpool_requests_completed_total 1$/m);
+    assert.match(
+      metrics.body,
+      /^ringpool_requests_in_flight\{worker="1"\} 0$/m,
+    );
+    assert.match(metrics.body, /^ringpool_requests_queued 0$/m);
+    // Neither reached a worker.
+    assert.equal(server.stats().completed, 1);
+  } finally {
+    await server.shutdown();
+  }
+  assertNoLiveWorkers();
+});
+
+Deno.test("readiness and metrics are off by default", async () => {
+  const server = await start();
+  try {
+    assert.equal((await text(server, "/healthz")).status, 404);
+    assert.equal((await text(server, "/metrics")).status, 404);
+  } finally {
+    await server.shutdown();
+  }
+  assertNoLiveWorkers();
+});
+
+Deno.test("a request head larger than a slot's head area gets 431", async () => {
+  const server = await start();
+  try {
+    const big = await text(server, "/hello", {
+      headers: { "x-big": "a".repeat(20_000) },
+    });
+    assert.equal(big.status, 431);
+    assert.equal((await text(server, "/hello")).body, "hello");
+  } finally {
+    await server.shutdown();
+  }
+  assertNoLiveWorkers();
+});
+
+Deno.test("a handler can stream the request body back while it arrives", async () => {
+  const server = await start();
+  try {
+    const size = 5 * 1024 * 1024 + 123;
+    const body = new Uint8Array(size);
+    for (let i = 0; i < size; i++) body[i] = (i * 31) & 255;
+    let offset = 0;
+    const upload = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (offset >= size) return controller.close();
+        const end = Math.min(size, offset + 100_000);
+        controller.enqueue(body.subarray(offset, end));
+        offset = end;
+      },
+    });
+    const response = await fetch(url(server, "/pipe"), {
+      method: "POST",
+      body: upload,
+    });
+    const echoed = await response.bytes();
+    assert.equal(echoed.byteLength, size);
+    assert.ok(echoed.every((b, i) => b === body[i]), "the bytes round-trip");
+  } finally {
+    await server.shutdown();
+  }
+  assertNoLiveWorkers();
+});
