@@ -24,3 +24,13 @@ export * from "./src/ring_buffer.ts";
 export * from "./src/thread_pool.ts";
 export * from "./src/server.ts";
 export * from "./src/static_files.ts";
+
+import { main } from "./src/cli.ts";
+
+if (import.meta.main) {
+  // `deno run -A mod.ts [handler.ts] [--port 8080 ...]`: the book's demo
+  // server, or the given handler module, on a pool of worker threads. The
+  // process ends by itself once the server has shut down; only a failure
+  // sets a non-zero exit code.
+  Deno.exitCode = await main(Deno.args);
+}

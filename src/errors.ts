@@ -137,3 +137,34 @@ export class WorkerExitedError extends Error {
     this.exitCode = exitCode;
   }
 }
+
+/**
+ * Thrown by the command line's argument parser for an unknown flag, a bad
+ * value or a missing one. The command line prints the message as one line on
+ * stderr and exits with code 2.
+ *
+ * @example Report a bad flag
+ * ```ts
+ * import { UsageError } from "@ringpool/ringpool";
+ * import assert from "node:assert/strict";
+ *
+ * const error = new UsageError("Unknown option '--bogus'");
+ * assert.equal(error.name, "UsageError");
+ * assert.equal(error.exitCode, 2);
+ * ```
+ */
+export class UsageError extends Error {
+  /** The exit code for a usage error, as shells and GNU tools use it. */
+  readonly exitCode: number = 2;
+
+  /**
+   * Creates the error.
+   *
+   * @param message What is wrong with the arguments and what to do instead.
+   * @param options Standard error options, such as `cause`.
+   */
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "UsageError";
+  }
+}
