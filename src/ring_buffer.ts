@@ -6,7 +6,8 @@
  * sequence number that tells producers and consumers whose turn it is, so a
  * push or a pop is one compare-and-swap on a position counter plus one store
  * that publishes the cell. Waiting is layered on top with two epoch words
- * that only move when somebody sleeps.
+ * that only move when somebody sleeps, and closing needs no extra
+ * read-modify-write on the fast path (see {@linkcode RingBuffer.tryPush}).
  *
  * @module
  */
@@ -15,41 +16,52 @@ import { isMainThread } from "node:worker_threads";
 import { RingClosedError } from "./errors.ts";
 
 // Shared memory layout, in Int32 words. HEAD and TAIL sit on their own
-// 64-byte cache lines so producers and consumers do not false-share.
+// 64-byte cache lines so producers and consumers do not false-share; the
+// control line (words 32-47) is read on every operation but written only
+// when a thread sleeps, wakes another, or closes the ring.
 //
-//   word 0        HEAD               next position to claim for a push (mod 2^32)
-//   word 16       TAIL               next position to claim for a pop  (mod 2^32)
-//   word 32       CLOSED             0 open, 1 closed
-//   word 33       ACTIVE_PRODUCERS   pushes between their closed-check and their publish
-//   word 34       ITEM_EPOCH         bumped when an item (or close) may wake consumers
-//   word 35       SPACE_EPOCH        bumped when space (or close) may wake producers
-//   word 36       SLEEPING_CONSUMERS consumers between announcing sleep and waking
-//   word 37       SLEEPING_PRODUCERS producers between announcing sleep and waking
-//   word 38       CAPACITY           number of cells, a power of two
-//   word 39       MAGIC              identifies the layout for RingBuffer.from()
-//   word 48 + 2i  cell i: SEQUENCE, then word 49 + 2i: VALUE
+//   word  0 ┌──────────────────────────┐
+//           │ HEAD                     │ next position a push claims (mod 2^32)
+//   word 16 ├──────────────────────────┤
+//           │ TAIL                     │ next position a pop claims (mod 2^32)
+//   word 32 ├──────────────────────────┤
+//           │ CLOSED                   │ 0 open, 1 closed (never reopens)
+//   word 33 │ ITEM_EPOCH               │ bumped before waking consumers
+//   word 34 │ SPACE_EPOCH              │ bumped before waking producers
+//   word 35 │ SLEEPING_CONSUMERS       │ consumers between announcing sleep and waking
+//   word 36 │ SLEEPING_PRODUCERS       │ producers between announcing sleep and waking
+//   word 37 │ CAPACITY                 │ number of cells, a power of two
+//   word 38 │ MAGIC                    │ identifies the layout for RingBuffer.from()
+//   word 48 ├──────────────────────────┤
+//           │ cell 0: SEQUENCE, VALUE  │ position p lives in cell p & (capacity - 1):
+//           │ cell 1: SEQUENCE, VALUE  │   SEQUENCE == p      free for the push of p
+//           │ …                        │   SEQUENCE == p + 1  holds the item of p
+//           └──────────────────────────┘   VALUE == TOMBSTONE  a push refused by close
 const HEAD = 0;
 const TAIL = 16;
 const CLOSED = 32;
-const ACTIVE_PRODUCERS = 33;
-const ITEM_EPOCH = 34;
-const SPACE_EPOCH = 35;
-const SLEEPING_CONSUMERS = 36;
-const SLEEPING_PRODUCERS = 37;
-const CAPACITY = 38;
-const MAGIC = 39;
+const ITEM_EPOCH = 33;
+const SPACE_EPOCH = 34;
+const SLEEPING_CONSUMERS = 35;
+const SLEEPING_PRODUCERS = 36;
+const CAPACITY = 37;
+const MAGIC = 38;
 const CELLS = 48;
 const MAGIC_VALUE = 0x52494e47; // "RING"
 const MAX_CAPACITY = 1 << 24;
+// Fills a cell that a push claimed but then refused because the ring was
+// closed meanwhile; pops skip it. Real values are never negative.
+const TOMBSTONE = -1;
 
-/** The largest value a ring can carry. */
+/** The largest value a ring can carry: `2^31 - 1`. */
 export const RING_VALUE_MAX = 0x7fffffff;
 
 /** Options for {@linkcode RingBuffer}. */
 export interface RingBufferOptions {
   /**
    * The position counters start here instead of 0. Only useful for testing
-   * wrap-around of the 32-bit counters; any integer is taken modulo 2^32.
+   * wrap-around of the 32-bit counters; any safe integer is taken modulo
+   * 2^32.
    *
    * @default {0}
    */
@@ -61,7 +73,8 @@ export interface PopAsyncOptions {
   /** Rejects the pending pop with `signal.reason`; no item is taken after an abort. */
   signal?: AbortSignal;
   /**
-   * Give up after this many milliseconds and resolve `undefined`.
+   * Give up after this many milliseconds and resolve `undefined`. A finite
+   * timeout keeps the event loop alive while waiting.
    *
    * @default {Infinity}
    */
@@ -87,9 +100,11 @@ const onMainThread: boolean = isMainThread &&
  * `push`/`pop` sleep in `Atomics.wait` and are for workers only;
  * `popAsync` sleeps in `Atomics.waitAsync` and is safe on the main thread.
  *
- * A push or pop may report "full" or "empty" for a moment while another
- * thread sits between claiming a cell and publishing it, so size rings for
- * about twice what can be in flight and always check `tryPush`'s result.
+ * Every value is delivered exactly once, and values pushed by one thread
+ * are popped in the order it pushed them. A push or pop may report "full"
+ * or "empty" for a moment while another thread sits between claiming a
+ * cell and publishing it, so size rings for about twice what can be in
+ * flight and always check `tryPush`'s result.
  *
  * @example Push and pop on one thread
  * ```ts
@@ -121,9 +136,19 @@ export class RingBuffer {
   readonly #capacity: number;
 
   /**
-   * How many times `pop`/`push` retry before they sleep. Spinning trades CPU
-   * for a faster hand-off when the other side answers within microseconds.
-   * Local to this wrapper, not shared.
+   * How many extra times `pop`/`push` retry before they sleep. Spinning
+   * trades CPU for a faster hand-off when the other side answers within
+   * microseconds. Local to this wrapper, not shared.
+   *
+   * The default is 0, measured with `deno run -A bench/ring.ts` (an
+   * unpipelined ping-pong between two workers on a 2-core machine): when
+   * both cores were idle, spin 100-1000 cut the round trip from about 6 µs
+   * to 0.3-1 µs; when the cores were busy with other work, spin 100 gained
+   * nothing (9-16 µs against 6-19 µs) and spin 1000 was 3-5 times slower
+   * (29-70 µs), because a spinning thread holds the core its partner needs
+   * to answer. A pool usually has as many workers as cores plus a busy
+   * main thread, so spinning is opt-in: raise it when threads have cores
+   * to spare and latency matters more than CPU.
    *
    * @default {0}
    */
@@ -134,7 +159,8 @@ export class RingBuffer {
    *
    * @param capacity How many items it holds: a power of two from 2 to 2^24.
    * @param options Test-only settings.
-   * @throws {RangeError} If `capacity` is not a power of two in range.
+   * @throws {RangeError} If `capacity` is not a power of two in range, or
+   * `startIndex` is not a safe integer.
    */
   constructor(capacity: number, options: RingBufferOptions = {}) {
     if (adopting !== undefined) {
@@ -144,10 +170,7 @@ export class RingBuffer {
       this.#mask = capacity - 1;
       return;
     }
-    if (
-      !Number.isInteger(capacity) || capacity < 2 || capacity > MAX_CAPACITY ||
-      (capacity & (capacity - 1)) !== 0
-    ) {
+    if (!isValidCapacity(capacity)) {
       throw new RangeError(
         `Cannot create ring buffer as 'capacity' must be a power of two from 2 to ${MAX_CAPACITY}: received ${capacity}`,
       );
@@ -160,6 +183,7 @@ export class RingBuffer {
     }
     const buffer = new SharedArrayBuffer((CELLS + 2 * capacity) * 4);
     const words = new Int32Array(buffer);
+    // ToInt32 of a safe integer is the integer modulo 2^32, as the option says.
     const first = start | 0;
     words[HEAD] = first;
     words[TAIL] = first;
@@ -198,17 +222,18 @@ export class RingBuffer {
       !(buffer instanceof SharedArrayBuffer) || buffer.byteLength < CELLS * 4
     ) {
       throw new TypeError(
-        "Cannot wrap ring buffer as 'buffer' must be the SharedArrayBuffer of a RingBuffer",
+        "Cannot wrap ring buffer as 'buffer' must be the SharedArrayBuffer of a RingBuffer: pass ring.buffer",
       );
     }
     const words = new Int32Array(buffer);
     const capacity = Atomics.load(words, CAPACITY);
     if (
       Atomics.load(words, MAGIC) !== MAGIC_VALUE ||
+      !isValidCapacity(capacity) ||
       buffer.byteLength !== (CELLS + 2 * capacity) * 4
     ) {
       throw new TypeError(
-        "Cannot wrap ring buffer as 'buffer' does not hold a RingBuffer layout",
+        "Cannot wrap ring buffer as 'buffer' does not hold a RingBuffer layout: pass ring.buffer",
       );
     }
     adopting = buffer;
@@ -229,7 +254,11 @@ export class RingBuffer {
     return this.#capacity;
   }
 
-  /** About how many items are in the ring now (exact when no thread is mid-operation). */
+  /**
+   * About how many items are in the ring now: exact when no thread is in
+   * the middle of an operation (after a close it may count pushes that
+   * were refused but not yet skipped by a pop).
+   */
   get length(): number {
     const size = (Atomics.load(this.#words, HEAD) -
       Atomics.load(this.#words, TAIL)) | 0;
@@ -238,7 +267,7 @@ export class RingBuffer {
 
   /** Whether {@linkcode RingBuffer.close} was called, on any thread. */
   get closed(): boolean {
-    return Atomics.load(this.#words, CLOSED) === 1;
+    return Atomics.load(this.#words, CLOSED) !== 0;
   }
 
   /**
@@ -267,32 +296,13 @@ export class RingBuffer {
       );
     }
     const words = this.#words;
-    // Announce the push before checking CLOSED: a consumer that sees CLOSED
-    // and then ACTIVE_PRODUCERS == 0 knows no accepted push is still landing.
-    Atomics.add(words, ACTIVE_PRODUCERS, 1);
-    let pushed = false;
-    try {
-      if (Atomics.load(words, CLOSED) === 1) {
-        throw new RingClosedError();
-      }
-      pushed = this.#claimAndPublish(value);
-    } finally {
-      Atomics.sub(words, ACTIVE_PRODUCERS, 1);
-      // A consumer may be waiting for this push to land or be refused.
-      if (Atomics.load(words, CLOSED) === 1) this.#wake(ITEM_EPOCH, Infinity);
-    }
-    // Only consumers that announced sleep need a wake-up (see #sleep).
-    if (pushed && Atomics.load(words, SLEEPING_CONSUMERS) > 0) {
-      this.#wake(ITEM_EPOCH, 1);
-    }
-    return pushed;
-  }
-
-  #claimAndPublish(value: number): boolean {
-    const words = this.#words;
+    // Checked first only so that a full, closed ring still reports closed;
+    // the check that makes close safe is the one after the claim.
+    if (Atomics.load(words, CLOSED) !== 0) throw new RingClosedError();
     let position = Atomics.load(words, HEAD);
+    let cell: number;
     for (;;) {
-      const cell = CELLS + 2 * (position & this.#mask);
+      cell = CELLS + 2 * (position & this.#mask);
       const difference = (Atomics.load(words, cell) - position) | 0;
       if (difference === 0) {
         const seen = Atomics.compareExchange(
@@ -301,19 +311,42 @@ export class RingBuffer {
           position,
           (position + 1) | 0,
         );
-        if (seen === position) {
-          words[cell + 1] = value;
-          // Publishing store: the consumer's load of seq orders the value read after it.
-          Atomics.store(words, cell, (position + 1) | 0);
-          return true;
-        }
+        if (seen === position) break;
         position = seen;
       } else if (difference < 0) {
         return false; // the cell still holds an item from a lap ago: full
       } else {
-        position = Atomics.load(words, HEAD);
+        position = Atomics.load(words, HEAD); // another push got here first
       }
     }
+    // The claim (HEAD CAS) comes before this load, and a consumer that
+    // decides the ring is drained loads CLOSED before HEAD. So either that
+    // consumer sees our claim and waits for the cell, or we see CLOSED
+    // here and refuse. This is what lets close() race pushes without an
+    // "active producers" counter on the fast path.
+    if (Atomics.load(words, CLOSED) !== 0) {
+      words[cell + 1] = TOMBSTONE;
+      Atomics.store(words, cell, (position + 1) | 0);
+      // Consumers that saw HEAD != TAIL sleep until this cell is published.
+      this.#wake(ITEM_EPOCH, Infinity);
+      throw new RingClosedError();
+    }
+    words[cell + 1] = value;
+    // Publishing store: the consumer's load of seq orders the value read
+    // after it. Being seq-cst it also orders the SLEEPING_CONSUMERS load
+    // below after it (Dekker with the sleeper's add-then-retry in #popSlow).
+    Atomics.store(words, cell, (position + 1) | 0);
+    if (Atomics.load(words, SLEEPING_CONSUMERS) !== 0) {
+      // After close, consumers also sleep while HEAD != TAIL, waiting for
+      // this very cell; if one wake-up went to a consumer that takes the
+      // item, the others would never learn the ring is drained. So once
+      // closed, wake them all (found by tests/ring_model_test.ts).
+      this.#wake(
+        ITEM_EPOCH,
+        Atomics.load(words, CLOSED) !== 0 ? Infinity : 1,
+      );
+    }
+    return true;
   }
 
   /**
@@ -344,18 +377,21 @@ export class RingBuffer {
         );
         if (seen === position) {
           const value = words[cell + 1]!;
-          // Hand the cell to the push one lap ahead.
+          // Hand the cell to the push one lap ahead; seq-cst, so the
+          // SLEEPING_PRODUCERS load below cannot move before it.
           Atomics.store(words, cell, (position + this.#capacity) | 0);
-          if (Atomics.load(words, SLEEPING_PRODUCERS) > 0) {
+          if (Atomics.load(words, SLEEPING_PRODUCERS) !== 0) {
             this.#wake(SPACE_EPOCH, 1);
           }
-          return value;
+          if (value !== TOMBSTONE) return value;
+          position = Atomics.load(words, TAIL); // skip a refused push
+        } else {
+          position = seen;
         }
-        position = seen;
       } else if (difference < 0) {
         return undefined; // not yet published: empty
       } else {
-        position = Atomics.load(words, TAIL);
+        position = Atomics.load(words, TAIL); // another pop got here first
       }
     }
   }
@@ -368,7 +404,9 @@ export class RingBuffer {
    * @param timeoutMs Give up after this many milliseconds.
    * @returns `true` if added, `false` if the timeout passed first.
    * @throws {Error} On the main thread, which must never block.
-   * @throws {RingClosedError} If the ring is or becomes closed.
+   * @throws {RangeError} If `value` or `timeoutMs` is out of range.
+   * @throws {RingClosedError} If the ring is or becomes closed; the value
+   * was not added.
    *
    * @example Push from a worker
    * ```ts ignore
@@ -378,19 +416,29 @@ export class RingBuffer {
    */
   push(value: number, timeoutMs: number = Infinity): boolean {
     assertMayBlock("push");
+    if (this.tryPush(value)) return true;
+    return this.#pushSlow(value, checkTimeout("push", timeoutMs));
+  }
+
+  #pushSlow(value: number, timeoutMs: number): boolean {
+    const words = this.#words;
     const deadline = performance.now() + timeoutMs;
-    for (let spins = this.spin;;) {
+    for (let spins = this.spin; spins > 0; spins--) {
       if (this.tryPush(value)) return true;
-      if (spins-- > 0) continue;
-      const epoch = Atomics.load(this.#words, SPACE_EPOCH);
-      Atomics.add(this.#words, SLEEPING_PRODUCERS, 1);
+    }
+    for (;;) {
+      // Load the epoch before announcing and retrying: a pop that frees a
+      // cell after our retry sees the announcement and bumps the epoch, so
+      // the wait below returns at once instead of missing the wake-up.
+      const epoch = Atomics.load(words, SPACE_EPOCH);
+      Atomics.add(words, SLEEPING_PRODUCERS, 1);
       try {
         if (this.tryPush(value)) return true;
         const left = deadline - performance.now();
         if (left <= 0) return false;
-        Atomics.wait(this.#words, SPACE_EPOCH, epoch, left);
+        Atomics.wait(words, SPACE_EPOCH, epoch, left);
       } finally {
-        Atomics.sub(this.#words, SLEEPING_PRODUCERS, 1);
+        Atomics.sub(words, SLEEPING_PRODUCERS, 1);
       }
     }
   }
@@ -403,6 +451,7 @@ export class RingBuffer {
    * @returns The value, or `undefined` if the ring is closed and drained or
    * the timeout passed.
    * @throws {Error} On the main thread, which must never block.
+   * @throws {RangeError} If `timeoutMs` is negative or not a number.
    *
    * @example A worker's job loop
    * ```ts ignore
@@ -413,36 +462,46 @@ export class RingBuffer {
    */
   pop(timeoutMs: number = Infinity): number | undefined {
     assertMayBlock("pop");
+    const value = this.tryPop();
+    if (value !== undefined) return value;
+    return this.#popSlow(checkTimeout("pop", timeoutMs));
+  }
+
+  #popSlow(timeoutMs: number): number | undefined {
+    const words = this.#words;
     const deadline = performance.now() + timeoutMs;
-    for (let spins = this.spin;;) {
+    for (let spins = this.spin; spins > 0; spins--) {
       const value = this.tryPop();
       if (value !== undefined) return value;
-      if (spins-- > 0) continue;
-      const epoch = Atomics.load(this.#words, ITEM_EPOCH);
-      Atomics.add(this.#words, SLEEPING_CONSUMERS, 1);
-      try {
-        const again = this.tryPop();
-        if (again !== undefined) return again;
-        if (this.#drained()) return undefined;
-        const left = deadline - performance.now();
-        if (left <= 0) return undefined;
-        Atomics.wait(this.#words, ITEM_EPOCH, epoch, left);
-      } finally {
-        Atomics.sub(this.#words, SLEEPING_CONSUMERS, 1);
+    }
+    for (;;) {
+      // Same order as #pushSlow: epoch, announce, retry, then wait.
+      const epoch = Atomics.load(words, ITEM_EPOCH);
+      Atomics.add(words, SLEEPING_CONSUMERS, 1);
+      const value = this.tryPop();
+      let left = 0;
+      if (value === undefined && !this.#drained()) {
+        left = deadline - performance.now();
+        if (left > 0) Atomics.wait(words, ITEM_EPOCH, epoch, left);
       }
+      Atomics.sub(words, SLEEPING_CONSUMERS, 1);
+      if (value !== undefined) return value;
+      if (left <= 0) return undefined; // drained, or out of time
     }
   }
 
   /**
    * Takes the oldest value, waiting with `Atomics.waitAsync` while the ring
    * is empty. Safe on the main thread. `Atomics.waitAsync` does not keep
-   * Deno's event loop alive, so something else must while you wait.
+   * Deno's event loop alive, so without a finite `timeoutMs` something else
+   * (a ref'd worker, a server) must keep it alive while you wait.
    *
    * @param options An abort signal and a timeout.
    * @returns The value, or `undefined` if the ring is closed and drained or
    * the timeout passed.
    * @throws {unknown} `signal.reason` if the signal aborts; no value is taken
    * after that.
+   * @throws {RangeError} If `timeoutMs` is negative or not a number.
    *
    * @example Wait for a value on the main thread
    * ```ts
@@ -450,46 +509,76 @@ export class RingBuffer {
    * import assert from "node:assert/strict";
    *
    * const ring = new RingBuffer(2);
-   * const next = ring.popAsync();
+   * const next = ring.popAsync({ timeoutMs: 1000 });
    * ring.tryPush(5);
    * assert.equal(await next, 5);
    * ```
    */
-  async popAsync(options: PopAsyncOptions = {}): Promise<number | undefined> {
+  popAsync(options: PopAsyncOptions = {}): Promise<number | undefined> {
     const { signal, timeoutMs = Infinity } = options;
-    const deadline = performance.now() + timeoutMs;
-    const words = this.#words;
-    for (;;) {
+    try {
+      checkTimeout("popAsync", timeoutMs);
       signal?.throwIfAborted();
-      const value = this.tryPop();
-      if (value !== undefined) return value;
-      const epoch = Atomics.load(words, ITEM_EPOCH);
-      Atomics.add(words, SLEEPING_CONSUMERS, 1);
-      let asleep = true;
-      try {
-        const again = this.tryPop();
-        if (again !== undefined) return again;
-        if (this.#drained()) return undefined;
-        const left = deadline - performance.now();
-        if (left <= 0) return undefined;
-        const waiting = Atomics.waitAsync(words, ITEM_EPOCH, epoch, left);
-        if (waiting.async) {
-          if (signal === undefined) {
-            await waiting.value;
-          } else {
-            await abortable(waiting.value, signal);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const value = this.tryPop();
+    if (value !== undefined || timeoutMs === 0) {
+      return Promise.resolve(value);
+    }
+    return this.#popAsyncSlow(signal, timeoutMs);
+  }
+
+  async #popAsyncSlow(
+    signal: AbortSignal | undefined,
+    timeoutMs: number,
+  ): Promise<number | undefined> {
+    const words = this.#words;
+    let timedOut = false;
+    let interrupt: (() => void) | undefined;
+    const onAbort = () => interrupt?.();
+    signal?.addEventListener("abort", onAbort, { once: true });
+    // A ref'd timer, unlike a timeout given to Atomics.waitAsync, keeps the
+    // event loop alive (denoland/deno#15358).
+    const timer = Number.isFinite(timeoutMs)
+      ? setTimeout(() => {
+        timedOut = true;
+        interrupt?.();
+      }, timeoutMs)
+      : undefined;
+    try {
+      for (;;) {
+        // Checked before every tryPop: nothing is taken after an abort.
+        signal?.throwIfAborted();
+        const epoch = Atomics.load(words, ITEM_EPOCH);
+        Atomics.add(words, SLEEPING_CONSUMERS, 1);
+        let interrupted = false;
+        try {
+          const value = this.tryPop();
+          if (value !== undefined) return value;
+          if (timedOut || this.#drained()) return undefined;
+          const waiting = Atomics.waitAsync(words, ITEM_EPOCH, epoch);
+          if (waiting.async) {
+            await new Promise<void>((resolve) => {
+              interrupt = resolve;
+              waiting.value.then(() => resolve());
+            });
+            interrupt = undefined;
+            interrupted = timedOut || signal?.aborted === true;
           }
+        } finally {
+          Atomics.sub(words, SLEEPING_CONSUMERS, 1);
         }
-      } catch (error) {
-        Atomics.sub(words, SLEEPING_CONSUMERS, 1);
-        asleep = false;
-        // Our abandoned waitAsync is still queued on ITEM_EPOCH and could
-        // swallow a producer's single notify; wake everyone so it is flushed.
-        this.#wake(ITEM_EPOCH, Infinity);
-        throw error;
-      } finally {
-        if (asleep) Atomics.sub(words, SLEEPING_CONSUMERS, 1);
+        if (interrupted) {
+          // Our waiter may still be queued on ITEM_EPOCH and swallow a
+          // producer's single notify, or it was woken for an item we will
+          // not take now: wake everyone so no other consumer misses it.
+          this.#wake(ITEM_EPOCH, Infinity);
+        }
       }
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener("abort", onAbort);
     }
   }
 
@@ -517,11 +606,15 @@ export class RingBuffer {
     this.#wake(SPACE_EPOCH, Infinity);
   }
 
-  /** Closed, no push still landing, and nothing left to pop. */
+  /**
+   * Closed and every claimed position consumed. CLOSED is loaded before
+   * HEAD: a push that claims after our HEAD load sees CLOSED and refuses
+   * (see tryPush), and a push that claimed before it keeps HEAD != TAIL
+   * until its cell (item or tombstone) is popped.
+   */
   #drained(): boolean {
     const words = this.#words;
-    return Atomics.load(words, CLOSED) === 1 &&
-      Atomics.load(words, ACTIVE_PRODUCERS) === 0 &&
+    return Atomics.load(words, CLOSED) !== 0 &&
       Atomics.load(words, HEAD) === Atomics.load(words, TAIL);
   }
 
@@ -533,6 +626,20 @@ export class RingBuffer {
   }
 }
 
+function isValidCapacity(capacity: number): boolean {
+  return Number.isInteger(capacity) && capacity >= 2 &&
+    capacity <= MAX_CAPACITY && (capacity & (capacity - 1)) === 0;
+}
+
+function checkTimeout(method: string, timeoutMs: number): number {
+  if (!(timeoutMs >= 0)) {
+    throw new RangeError(
+      `Cannot call RingBuffer.${method}() as 'timeoutMs' must be a non-negative number of milliseconds or Infinity: received ${timeoutMs}`,
+    );
+  }
+  return timeoutMs;
+}
+
 function assertMayBlock(method: string): void {
   if (onMainThread) {
     throw new Error(
@@ -541,16 +648,4 @@ function assertMayBlock(method: string): void {
       }() or popAsync() instead`,
     );
   }
-}
-
-function abortable<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    if (signal.aborted) return onAbort();
-    signal.addEventListener("abort", onAbort, { once: true });
-    // Remove the listener when the wait settles so we do not leak it.
-    promise.then(resolve, reject).finally(() =>
-      signal.removeEventListener("abort", onAbort)
-    );
-  });
 }
