@@ -19,8 +19,12 @@
 //        byte 0      +--------------------------------------------------+
 //                    | word 0 CLAIMED: requests claimed by workers       |
 //                    | word 1 DOORBELL, word 2 IDLE_WORKERS (main->wrk)  |
+//                    | word 3 POLLING: workers about to re-check the ring|
+//                    | word 4 WAKING: workers notified, not yet polling |
+//                    | word 5 BUSY_BELL, word 6 IDLE_BUSY (main->wrk)    |
 //                    | word 8 MAIN_BELL, word 9 MAIN_SLEEPING (wrk->main)|
 //                    | word 16 + (id - 1): requests in flight on worker |
+//                    | word 1040 + (id - 1): 1 while worker id polls    |
 //        SLOTS_BASE  +--------------------------------------------------+
 //                    | slot 0 | slot 1 | ... | slot n-1                  |
 //                    +--------------------------------------------------+
@@ -43,6 +47,25 @@
 // the ring, then waits on its bell; the other side pushes, then rings only if
 // someone announced sleep, at most once per turn of its event loop. The push
 // and the announcement are both seq-cst, so one side always sees the other.
+//
+// Main does not ring at all while a worker is POLLING, i.e. between handler
+// calls and certain to pop the ring again before it sleeps: a wake-up costs
+// main ~7 µs of CPU, as much as Deno.serve spends on a whole request. A
+// worker leaves POLLING before it runs a handler (which may compute for a
+// long time) and then, if tickets are still queued, rings for the others
+// itself. Leaving POLLING and the push are seq-cst too: either main sees the
+// worker polling and the worker, re-checking the ring after leaving, sees
+// the ticket; or main sees it gone and rings. Likewise main does not ring
+// again while a worker it (or a worker) notified is still WAKING: that
+// worker starts polling, then leaves WAKING, then pops. Only idle workers,
+// blocked in Atomics.wait on DOORBELL, count as WAKING: they poll at once.
+// A worker with handlers in flight waits on BUSY_BELL with waitAsync (its
+// handlers need the event loop), and its next pop may queue behind their
+// work, so nothing skips ringing on its account.
+//
+// A worker that dies cannot take itself out of these counts: main then
+// subtracts its POLLING flag and zeroes WAKING. Both only ever err towards
+// an extra wake-up, never a lost one.
 //
 // Ownership: main writes the head and FLAGS, then pushes the ticket. A worker
 // owns the slot from its successful CAS on C_CLAIM until it sends an event
@@ -70,15 +93,25 @@ export const CHUNK_BYTES = 64 * 1024;
 export const W_CLAIMED = 0;
 /** Bumped by main when it has pushed tickets and a worker sleeps. */
 export const W_DOORBELL = 1;
-/** Workers between announcing sleep on W_DOORBELL and waking. */
+/** Idle workers between announcing sleep on W_DOORBELL and waking. */
 export const W_IDLE_WORKERS = 2;
+/** Workers in their request loop that will pop the ring before sleeping. */
+export const W_POLLING = 3;
+/** Workers woken by a doorbell notify that have not started polling yet. */
+export const W_WAKING = 4;
+/** Like W_DOORBELL, for workers that wait with handlers in flight. */
+export const W_BUSY_BELL = 5;
+/** Workers between announcing a wait on W_BUSY_BELL and waking. */
+export const W_IDLE_BUSY = 6;
 /** Bumped by a worker when it has pushed events and main sleeps. */
 export const W_MAIN_BELL = 8;
 /** 1 while main is between announcing sleep on W_MAIN_BELL and waking. */
 export const W_MAIN_SLEEPING = 9;
 export const W_WORKER_INFLIGHT = 16;
 export const MAX_WORKERS = 1024;
-export const SLOTS_BASE = (W_WORKER_INFLIGHT + MAX_WORKERS) * 4;
+/** Per worker: 1 while it counts in W_POLLING. */
+export const W_WORKER_POLLING = W_WORKER_INFLIGHT + MAX_WORKERS;
+export const SLOTS_BASE = (W_WORKER_POLLING + MAX_WORKERS) * 4;
 
 // Slot layout (bytes from the slot's start).
 export const CONTROL_BYTES = 64;

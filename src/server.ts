@@ -53,12 +53,17 @@ import {
   ringCapacity,
   SLOT_BITS,
   slotBase,
+  W_BUSY_BELL,
   W_CLAIMED,
   W_DOORBELL,
+  W_IDLE_BUSY,
   W_IDLE_WORKERS,
   W_MAIN_BELL,
   W_MAIN_SLEEPING,
+  W_POLLING,
+  W_WAKING,
   W_WORKER_INFLIGHT,
+  W_WORKER_POLLING,
   type WorkerData,
   type WorkerMessage,
 } from "./_server_wire.ts";
@@ -310,6 +315,19 @@ interface Job {
   start: number;
   /** Answered while still waiting for a slot (timed out): never started. */
   settled: boolean;
+  /** Waited through a sweep of #checkDeadlines. */
+  stale: boolean;
+  /** The request body has been read to its end (or failed, or there is none). */
+  bodyDone: boolean;
+}
+
+/** A decoded response head; shared between responses, never mutated. */
+interface ResponseHead {
+  status: number;
+  /** Without content-length and hop-by-hop fields. */
+  headers: [string, string][];
+  /** The content-length the handler set, or -1. */
+  declared: number;
 }
 
 /** The main thread's side of a streamed response body. */
@@ -616,9 +634,17 @@ class RingServer implements PoolServer {
         body: undefined,
         start: performance.now(),
         settled: false,
+        stale: false,
+        bodyDone: request.body === null,
       };
       if (!inline) return this.#enqueue(job);
-      request.bytes().then((body) => {
+      this.#readingInline++;
+      const read = request.bytes();
+      read.finally(() => {
+        this.#readingInline--;
+        job.bodyDone = true;
+      }).catch(() => {});
+      read.then((body) => {
         if (body.byteLength > settings.maxBodySize) {
           resolve(this.#plain(413, "Content Too Large"));
         } else if (body.byteLength > CHUNK_BYTES) {
@@ -629,6 +655,26 @@ class RingServer implements PoolServer {
         }
       }, () => resolve(this.#plain(400, "Bad Request")));
     });
+  }
+
+  /** Inline request bodies being read before their job is queued. */
+  #readingInline = 0;
+
+  /**
+   * Whether some accepted request's body is still arriving. Deno 2.9's
+   * `HttpServer.shutdown()` makes every in-flight request body unreadable at
+   * once (denoland/deno#36809), so the drain waits for these first.
+   */
+  #receivingBodies(): boolean {
+    if (this.#readingInline > 0) return true;
+    for (let i = this.#waitingHead; i < this.#waiting.length; i++) {
+      const job = this.#waiting[i]!;
+      if (!job.settled && !job.bodyDone) return true;
+    }
+    for (const slot of this.#busy) {
+      if (slot.job !== undefined && !slot.job.bodyDone) return true;
+    }
+    return false;
   }
 
   #queued(): number {
@@ -736,16 +782,41 @@ class RingServer implements PoolServer {
     const pushed = this.#unrung;
     this.#unrung = 0;
     // Our pushes (seq-cst) came first; workers announce, then re-check.
-    const idle = Atomics.load(this.#words, W_IDLE_WORKERS);
-    if (idle > 0 || this.#requests.closed) {
-      Atomics.add(this.#words, W_DOORBELL, 1);
-      Atomics.notify(
-        this.#words,
-        W_DOORBELL,
-        this.#requests.closed ? Infinity : Math.min(idle, pushed),
-      );
-    }
+    // A polling worker pops before it sleeps, and wakes the others if it
+    // leaves to run a handler with tickets still queued.
+    // So does a worker still waking up from an earlier ring.
+    const words = this.#words;
+    const closed = this.#requests.closed;
+    if (
+      !closed &&
+      (Atomics.load(words, W_POLLING) > 0 || Atomics.load(words, W_WAKING) > 0)
+    ) return;
+    this.#ring(pushed);
   };
+
+  /** Notifies up to `count` sleeping workers (all once the ring is closed). */
+  #ring(count: number): void {
+    const words = this.#words;
+    if (this.#requests.closed) {
+      for (const bell of [W_DOORBELL, W_BUSY_BELL]) {
+        Atomics.add(words, bell, 1);
+        Atomics.notify(words, bell);
+      }
+      return;
+    }
+    // Idle workers first: waking them is cheaper and spreads the load.
+    const idle = Atomics.load(words, W_IDLE_WORKERS);
+    if (idle > 0) {
+      Atomics.add(words, W_DOORBELL, 1);
+      const woken = Atomics.notify(words, W_DOORBELL, Math.min(idle, count));
+      if (woken > 0) Atomics.add(words, W_WAKING, woken);
+      count -= woken;
+    }
+    if (count > 0 && Atomics.load(words, W_IDLE_BUSY) > 0) {
+      Atomics.add(words, W_BUSY_BELL, 1);
+      Atomics.notify(words, W_BUSY_BELL, count);
+    }
+  }
   #unrung = 0;
 
   #drainEvents(): void {
@@ -823,19 +894,27 @@ class RingServer implements PoolServer {
   }
 
   /**
-   * Decodes and validates the response head in RES_AREA. Returns undefined
-   * (after answering 500) if the worker's head is not a valid response.
+   * Decodes the response head in RES_AREA. Returns undefined (after
+   * answering 500) if the worker's head is not a valid response; a malformed
+   * header name or value makes `new Response()` throw, answered the same way.
    */
-  #readHead(
-    slot: Slot,
-  ): { status: number; headers: Headers; declared: number } | undefined {
+  #readHead(slot: Slot): ResponseHead | undefined {
     const area = slot.base + RES_AREA;
     const headLength = this.#words[slot.word + C_RES_HEAD_LEN]!;
-    const fields = decoder.decode(
-      this.#bytes.subarray(area, area + headLength),
-    ).split("\n");
+    const bytes = this.#bytes;
+    // Most handlers answer with the same head again and again: comparing
+    // ~50 bytes is far cheaper than decoding and splitting them.
+    const last = this.#lastHead;
+    if (last !== undefined && last.bytes.length === headLength) {
+      const cached = last.bytes;
+      let i = 0;
+      while (i < headLength && bytes[area + i] === cached[i]) i++;
+      if (i === headLength) return last.head;
+    }
+    const fields = decoder.decode(bytes.subarray(area, area + headLength))
+      .split("\n");
     const status = Number(fields[0]);
-    const headers = new Headers();
+    const headers: [string, string][] = [];
     let declared = -1;
     try {
       if (!Number.isInteger(status) || status < 200 || status > 599) {
@@ -853,7 +932,7 @@ class RingServer implements PoolServer {
           continue;
         }
         if (HOP_BY_HOP.has(name)) continue;
-        headers.append(name, value); // throws on a malformed name or value
+        headers.push([name, value]);
       }
     } catch (error) {
       console.error(
@@ -863,8 +942,27 @@ class RingServer implements PoolServer {
       this.#abort(slot, "invalid");
       return undefined;
     }
-    if (this.#draining) headers.set("connection", "close");
-    return { status, headers, declared };
+    const head: ResponseHead = { status, headers, declared };
+    this.#lastHead = {
+      bytes: bytes.slice(area, area + headLength),
+      head,
+    };
+    return head;
+  }
+  #lastHead: { bytes: Uint8Array; head: ResponseHead } | undefined;
+
+  /** The header list of a response, with what main adds (never mutates `head`). */
+  #headerList(
+    head: ResponseHead,
+    contentLength: number,
+  ): [string, string][] {
+    if (contentLength < 0 && !this.#draining) return head.headers;
+    const headers = [...head.headers];
+    if (contentLength >= 0) {
+      headers.push(["content-length", String(contentLength)]);
+    }
+    if (this.#draining) headers.push(["connection", "close"]);
+    return headers;
   }
 
   #respondFull(slot: Slot): void {
@@ -885,18 +983,16 @@ class RingServer implements PoolServer {
       this.#abort(slot, "invalid");
       return;
     }
-    if (isHead && head.declared >= 0 && length === 0) {
-      head.headers.set("content-length", String(head.declared));
-    }
+    const headers = this.#headerList(
+      head,
+      isHead && head.declared >= 0 && length === 0 ? head.declared : -1,
+    );
     const body = length > 0
       ? this.#bytes.slice(area + headLength, area + headLength + length)
       : null;
     let response: Response;
     try {
-      response = new Response(body, {
-        status: head.status,
-        headers: head.headers,
-      });
+      response = new Response(body, { status: head.status, headers });
     } catch (error) {
       console.error("ringpool: a worker returned an invalid response:", error);
       this.#abort(slot, "invalid");
@@ -938,15 +1034,10 @@ class RingServer implements PoolServer {
         this.#abort(slot, "client");
       },
     }, { highWaterMark: 0 });
-    if (head.declared >= 0) {
-      head.headers.set("content-length", String(head.declared));
-    }
+    const headers = this.#headerList(head, head.declared);
     let response: Response;
     try {
-      response = new Response(body, {
-        status: head.status,
-        headers: head.headers,
-      });
+      response = new Response(body, { status: head.status, headers });
     } catch (error) {
       console.error("ringpool: a worker returned an invalid response:", error);
       this.#abort(slot, "invalid");
@@ -1029,16 +1120,19 @@ class RingServer implements PoolServer {
       try {
         slot.reader ??= body.getReader();
         const result = await slot.reader.read();
+        if (result.done) job.bodyDone = true;
         if (slot.aborted || slot.job !== job) return;
         if (result.done) return this.#toWorker(slot, IN_REQ_END);
         chunk = result.value;
       } catch {
+        job.bodyDone = true;
         if (slot.aborted || slot.job !== job) return;
         return this.#toWorker(slot, IN_REQ_ERROR);
       }
     }
     if (slot.bodyBytes + chunk.byteLength > this.#settings.maxBodySize) {
       // Stop at the limit: the worker never sees the bytes beyond it.
+      job.bodyDone = true;
       this.#respond(slot, this.#plain(413, "Content Too Large"));
       this.#toWorker(slot, IN_REQ_ERROR);
       slot.reader?.cancel().catch(() => {});
@@ -1102,7 +1196,9 @@ class RingServer implements PoolServer {
     const job = slot.job;
     if (job === undefined) return;
     // A worker that releases without answering has broken the protocol.
-    this.#respond(slot, this.#plain(500, "Internal Server Error"));
+    if (!slot.responded) {
+      this.#respond(slot, this.#plain(500, "Internal Server Error"));
+    }
     slot.job = undefined;
     this.#busy.delete(slot);
     const pipe = slot.pipe;
@@ -1132,7 +1228,11 @@ class RingServer implements PoolServer {
         this.#waiting = this.#waiting.slice(this.#waitingHead);
         this.#waitingHead = 0;
       }
-      if (!job.settled && !job.request.signal.aborted) return job;
+      // Only a job that outlived a sweep looks at its signal: touching
+      // request.signal costs Deno an AbortSignal and a DOMException.
+      if (!job.settled && !(job.stale && job.request.signal.aborted)) {
+        return job;
+      }
     }
     if (this.#waitingHead > 0) {
       this.#waiting = [];
@@ -1150,6 +1250,7 @@ class RingServer implements PoolServer {
     const grace = Math.min(Math.max(timeout / 2, 100), 1000);
     for (let i = this.#waitingHead; i < this.#waiting.length; i++) {
       const job = this.#waiting[i]!;
+      job.stale = true;
       if (!job.settled && now - job.start > timeout) {
         // Left in the queue; answered now, skipped when its turn comes.
         job.settled = true;
@@ -1203,6 +1304,13 @@ class RingServer implements PoolServer {
       this.#release(slot);
     }
     Atomics.store(this.#words, W_WORKER_INFLIGHT + entry.id - 1, 0);
+    // It can no longer take itself out of the wake-up counts (see
+    // _server_wire.ts); both corrections can only cause an extra wake-up.
+    if (Atomics.exchange(this.#words, W_WORKER_POLLING + entry.id - 1, 0)) {
+      Atomics.sub(this.#words, W_POLLING, 1);
+    }
+    Atomics.store(this.#words, W_WAKING, 0);
+    this.#ring(this.#slots.length);
     if (this.#workers[entry.id - 1] !== entry) return;
     // Before start-up finished a failing worker fails serve() instead.
     if (this.#requests.closed || this.#http === undefined) {
@@ -1251,6 +1359,12 @@ class RingServer implements PoolServer {
     const cutOff = new Promise<"timeout">((resolve) => {
       timer = setTimeout(() => resolve("timeout"), timeout);
     });
+    // New requests get 503 + Connection: close from now on (#handle), but
+    // the listener may only close once no accepted upload is mid-body.
+    const deadline = performance.now() + timeout;
+    while (this.#receivingBodies() && performance.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
     const drained = http.shutdown();
     const outcome = await Promise.race([drained, cutOff]);
     clearTimeout(timer);

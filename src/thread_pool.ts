@@ -63,15 +63,9 @@ import {
   workerWord,
 } from "./_pool_layout.ts";
 
-const WORKER_ENTRY = new URL("./_pool_worker.ts", import.meta.url);
-// node:worker_threads in Deno only starts file: and data: URLs; when this
-// package is imported over https (e.g. from JSR), start a data: module that
-// imports the worker entry instead.
-const WORKER_URL = WORKER_ENTRY.protocol === "file:" ? WORKER_ENTRY : new URL(
-  `data:text/javascript,${
-    encodeURIComponent(`import ${JSON.stringify(WORKER_ENTRY.href)};`)
-  }`,
-);
+// spawnWorker() wraps it in a data: module when this package is imported
+// over http(s), as from JSR (node workers only start file: and data: URLs).
+const WORKER_URL = new URL("./_pool_worker.ts", import.meta.url);
 // A push that finds the job ring "full" only races another thread between
 // claiming and publishing a cell (the ring holds twice the slots); retry.
 const PUSH_SPINS = 64;

@@ -399,12 +399,6 @@ Deno.test("the CLI serves a handler module given as a relative path, with static
 
 Deno.test({
   name: "the demo runs when the package is imported from an http: URL",
-  // IGNORED until spawnWorker() in src/_live_workers.ts starts http(s)
-  // module URLs: Deno's node:worker_threads Worker only takes file: and data:
-  // URLs ("The URL must be one of scheme file or data"). Wrapping the URL in
-  // a data: module that imports it makes this test pass (checked on a patched
-  // copy of the tree); remove this line once that is in.
-  ignore: true,
   fn: async () => {
     // Serve the repository over HTTP, as a package host would.
     const host = Deno.serve(

@@ -551,7 +551,7 @@ Deno.test("ThreadPool starts its workers when the package is imported over http"
       console.log(await pool.run("add", [40, 2]));
     `;
     const output = await new Deno.Command(Deno.execPath(), {
-      args: ["eval", "--reload=" + origin, script],
+      args: ["eval", "--no-lock", "--reload=" + origin, script],
       stdout: "piped",
       stderr: "piped",
       signal: AbortSignal.timeout(30_000),
