@@ -1,0 +1,117 @@
+// The promise to users: a module that runs under `deno serve` runs on ringpool
+// unchanged. Both run as real subprocesses here — `deno serve` and ringpool's
+// CLI — and every answer must match, all headers included, apart from `Date`
+// and how the body is framed (a stream that completes at once may go out with
+// a Content-Length instead of chunked).
+import assert from "node:assert/strict";
+
+const COMPAT = new URL("./fixtures/handlers/compat.ts", import.meta.url);
+const MOD = new URL("../mod.ts", import.meta.url);
+const FRAMING = new Set(["date", "content-length", "transfer-encoding"]);
+
+interface Running {
+  base: string;
+  stop: () => Promise<void>;
+}
+
+async function start(args: string[]): Promise<Running> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args,
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  // Both print "Listening on http://HOST:PORT/" (deno serve on stderr).
+  const { promise: listening, resolve, reject } = Promise.withResolvers<
+    string
+  >();
+  const watch = async (stream: ReadableStream<Uint8Array>) => {
+    let seen = "";
+    for await (const text of stream.pipeThrough(new TextDecoderStream())) {
+      seen += text;
+      const match = /Listening on (http:\/\/[^/\s]+)\//.exec(seen);
+      if (match) resolve(match[1]!.replace("0.0.0.0", "127.0.0.1"));
+    }
+    reject(new Error(`the server exited before listening:\n${seen}`));
+  };
+  const outputs = Promise.allSettled([
+    watch(child.stdout),
+    watch(child.stderr),
+  ]);
+  const base = await listening;
+  return {
+    base,
+    stop: async () => {
+      child.kill("SIGINT");
+      await child.status;
+      await outputs;
+    },
+  };
+}
+
+async function describe(base: string, path: string, init?: RequestInit) {
+  const response = await fetch(base + path, { ...init, redirect: "manual" });
+  const headers: [string, string][] = [];
+  for (const [name, value] of response.headers) {
+    if (!FRAMING.has(name)) headers.push([name, value]);
+  }
+  return {
+    status: response.status,
+    statusText: response.statusText,
+    headers: headers.map(([name, value]) => [
+      name,
+      value.replace(base, "BASE"),
+    ]),
+    body: [...await response.bytes()],
+  };
+}
+
+Deno.test("a module answers the same under `deno serve` and under ringpool's CLI", async () => {
+  const reference = await start([
+    "serve",
+    "-A",
+    "--host",
+    "127.0.0.1",
+    "--port",
+    "0",
+    COMPAT.pathname,
+  ]);
+  const ringpool = await start([
+    "run",
+    "-A",
+    MOD.pathname,
+    COMPAT.pathname,
+    "--hostname",
+    "127.0.0.1",
+    "--port",
+    "0",
+    "--workers",
+    "2",
+  ]);
+  const cases: [string, RequestInit?][] = [
+    ["/created"],
+    ["/teapot"],
+    ["/no-content"],
+    ["/cookies"],
+    ["/redirect"],
+    ["/json", {
+      method: "POST",
+      body: JSON.stringify({ a: [1, "two", null] }),
+      headers: { "content-type": "application/json" },
+    }],
+    ["/binary"],
+    ["/stream"],
+    ["/head", { method: "HEAD" }],
+    ["/missing"],
+  ];
+  try {
+    for (const [path, init] of cases) {
+      const expected = await describe(reference.base, path, init);
+      const actual = await describe(ringpool.base, path, init);
+      assert.deepEqual(actual, expected, `${init?.method ?? "GET"} ${path}`);
+    }
+  } finally {
+    await ringpool.stop();
+    await reference.stop();
+  }
+});
