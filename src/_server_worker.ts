@@ -32,6 +32,7 @@ import {
   IN_REQ_ERROR,
   REQ_AREA,
   RES_AREA,
+  RES_BYTES,
   SLOT_MASK,
   slotBase,
   W_BUSY_BELL,
@@ -96,7 +97,8 @@ class Task {
   readonly slot: number;
   readonly base: number;
   readonly word: number;
-  readonly controller = new AbortController();
+  /** Created on first use of `request.signal`: most handlers never look. */
+  controller: AbortController | undefined = undefined;
   aborted = false;
   released = false;
   pullOutstanding = false;
@@ -105,14 +107,70 @@ class Task {
   bodyWaiter: Waiter | undefined;
   creditWaiter: Waiter | undefined;
   reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
-  resolveCompleted!: () => void;
-  completed: Promise<void>;
+  resolveCompleted: (() => void) | undefined = undefined;
+  /** Created on first use of `info.completed`. */
+  completedPromise: Promise<void> | undefined = undefined;
 
   constructor(slot: number) {
     this.slot = slot;
     this.base = slotBase(slot);
     this.word = this.base >> 2;
-    this.completed = new Promise((resolve) => this.resolveCompleted = resolve);
+  }
+
+  get signal(): AbortSignal {
+    if (this.controller === undefined) {
+      this.controller = new AbortController();
+      if (this.aborted) this.controller.abort(abortReason());
+    }
+    return this.controller.signal;
+  }
+
+  get completed(): Promise<void> {
+    if (this.completedPromise === undefined) {
+      this.completedPromise = this.released
+        ? Promise.resolve()
+        : new Promise((resolve) => this.resolveCompleted = resolve);
+    }
+    return this.completedPromise;
+  }
+}
+
+function abortReason(): DOMException {
+  return new DOMException("The request was aborted", "AbortError");
+}
+
+/**
+ * The handler's request. Passing `signal` to `new Request` costs Deno a
+ * dependent AbortSignal per request (measured ~2.8 µs, a third of building
+ * the request); this one creates its signal only when the handler asks.
+ */
+class WorkerRequest extends Request {
+  readonly #task: Task;
+
+  constructor(url: string, init: RequestInit, task: Task) {
+    super(url, init);
+    this.#task = task;
+  }
+
+  override get signal(): AbortSignal {
+    return this.#task.signal;
+  }
+}
+
+/** The handler's `info`, with `completed` created on first use. */
+class Info implements ServeHandlerInfo {
+  readonly remoteAddr: { transport: "tcp"; hostname: string; port: number };
+  readonly workerId: number;
+  readonly #task: Task;
+
+  constructor(hostname: string, port: number, task: Task) {
+    this.remoteAddr = { transport: "tcp", hostname, port };
+    this.workerId = workerId;
+    this.#task = task;
+  }
+
+  get completed(): Promise<void> {
+    return this.#task.completed;
   }
 }
 
@@ -126,7 +184,7 @@ function send(task: Task, type: number): void {
     tasks.delete(task.slot);
     inFlight--;
     Atomics.sub(words, W_WORKER_INFLIGHT + workerId - 1, 1);
-    task.resolveCompleted();
+    task.resolveCompleted?.();
     if (inFlight === 0 && requests.closed && requests.length === 0) {
       resolveDrained();
     } else if (inFlight === data.concurrency - 1) schedulePump();
@@ -202,9 +260,7 @@ function abortTask(task: Task): void {
   // After an abort main never writes the slot again, so an outstanding pull
   // will not be answered and need not be waited for.
   task.pullOutstanding = false;
-  task.controller.abort(
-    new DOMException("The request was aborted", "AbortError"),
-  );
+  task.controller?.abort(abortReason());
   task.bodyWaiter?.(IN_REQ_ERROR);
   task.creditWaiter?.(IN_ABORT);
   task.reader?.cancel().catch(() => {});
@@ -234,11 +290,21 @@ function onInbox(event: number): void {
   else if (task.responseDone) maybeRelease(task);
 }
 
+/**
+ * Copies bytes out of shared memory: allocating and `set()`ting is faster
+ * than `slice()` on a SharedArrayBuffer view (~6 vs ~9 µs for 64 KiB).
+ */
+function copyOut(start: number, length: number): Uint8Array<ArrayBuffer> {
+  const copy = new Uint8Array(length);
+  copy.set(bytes.subarray(start, start + length));
+  return copy;
+}
+
 function requestBody(task: Task, flags: number): BodyInit | null {
   const base = task.base;
   if (flags & F_BODY_INLINE) {
     const length = words[task.word + C_REQ_LEN]!;
-    return bytes.slice(base + REQ_AREA, base + REQ_AREA + length);
+    return copyOut(base + REQ_AREA, length);
   }
   if (!(flags & F_BODY_STREAM)) return null;
   let finished = false;
@@ -247,7 +313,7 @@ function requestBody(task: Task, flags: number): BodyInit | null {
       if (finished) return;
       if (task.aborted) {
         finished = true;
-        controller.error(task.controller.signal.reason);
+        controller.error(task.signal.reason);
         return;
       }
       return new Promise<void>((resolve) => {
@@ -255,7 +321,7 @@ function requestBody(task: Task, flags: number): BodyInit | null {
           if (type === IN_REQ_CHUNK) {
             const length = words[task.word + C_REQ_LEN]!;
             controller.enqueue(
-              bytes.slice(base + REQ_AREA, base + REQ_AREA + length),
+              copyOut(base + REQ_AREA, length),
             );
           } else if (type === IN_REQ_END) {
             finished = true;
@@ -264,7 +330,7 @@ function requestBody(task: Task, flags: number): BodyInit | null {
             finished = true;
             controller.error(
               task.aborted
-                ? task.controller.signal.reason
+                ? task.signal.reason
                 : new Error("The request body could not be read in full"),
             );
           }
@@ -307,7 +373,91 @@ function soon(): Promise<typeof SOON> {
 }
 const SOON = Symbol("soon");
 
+// Deno 2.9 keeps the status, body and content type of a Response built as
+// `new Response(string | BufferSource, { headers?: only content-type })`
+// in internal fields for Deno.serve's fast path, until anything reads its
+// headers or body. Reading them lets us copy such a body straight into the
+// slot, skipping the ReadableStream Deno would otherwise create for us
+// (measured ~3 µs of ~19 µs per request). The fields are found by their
+// description and checked against a known response; if a Deno version lays
+// them out differently, FAST stays undefined and every response takes the
+// stream path.
+interface FastFields {
+  status: symbol;
+  body: symbol;
+  kind: symbol;
+  contentType: symbol;
+  consumed: symbol;
+}
+const FAST: FastFields | undefined = (() => {
+  const probe = new Response("ok", { headers: { "content-type": "a/b" } });
+  const find = (name: string) =>
+    Object.getOwnPropertySymbols(probe).find((s) => s.description === name);
+  const fields = {
+    status: find("serve fast status"),
+    body: find("serve fast body"),
+    kind: find("serve fast header kind"),
+    contentType: find("serve fast content type"),
+    consumed: find("serve fast consumed"),
+  };
+  const read = (response: Response, field: symbol | undefined) =>
+    field === undefined
+      ? undefined
+      : (response as unknown as Record<symbol, unknown>)[field];
+  const plain = new Response("ok");
+  const binary = new Response(new Uint8Array(1));
+  const custom = new Response("ok", { headers: { "x-a": "b" } });
+  if (
+    read(probe, fields.status) !== 200 || read(probe, fields.body) !== "ok" ||
+    read(probe, fields.kind) !== 2 ||
+    read(probe, fields.contentType) !== "a/b" ||
+    read(probe, fields.consumed) !== false ||
+    read(plain, fields.kind) !== 1 || read(binary, fields.kind) !== 0 ||
+    !(read(binary, fields.body) instanceof Uint8Array) ||
+    read(custom, fields.status) !== 0
+  ) return undefined;
+  return fields as FastFields;
+})();
+
+/** Writes a fast-path response straight into the slot; false if it is not one. */
+function respondFast(task: Task, response: Response): boolean {
+  const fields = FAST!;
+  const internal = response as unknown as Record<symbol, unknown>;
+  if (internal[fields.status] !== 200 || internal[fields.consumed] !== false) {
+    return false;
+  }
+  const body = internal[fields.body];
+  const kind = internal[fields.kind];
+  let head: string;
+  if (kind === 0) head = "200";
+  else if (kind === 1) head = "200\ncontent-type\ntext/plain;charset=UTF-8";
+  else if (kind === 2 && typeof internal[fields.contentType] === "string") {
+    head = "200\ncontent-type\n" + internal[fields.contentType];
+  } else return false;
+  const area = task.base + RES_AREA;
+  const end = area + RES_BYTES;
+  const headResult = encoder.encodeInto(head, bytes.subarray(area, end));
+  if (headResult.read < head.length) return false;
+  const headLength = headResult.written;
+  let used = headLength;
+  if (typeof body === "string") {
+    const result = encoder.encodeInto(body, bytes.subarray(area + used, end));
+    if (result.read < body.length) return false; // too large: stream it
+    used += result.written;
+  } else if (body instanceof Uint8Array) {
+    if (body.byteLength > RES_BYTES - used) return false;
+    bytes.set(body, area + used);
+    used += body.byteLength;
+  } else return false;
+  words[task.word + C_RES_HEAD_LEN] = headLength;
+  words[task.word + C_RES_LEN] = used;
+  task.responseDone = true;
+  maybeRelease(task, EV_RESPONSE_FULL);
+  return true;
+}
+
 async function respond(task: Task, response: Response): Promise<void> {
+  if (FAST !== undefined && respondFast(task, response)) return;
   const base = task.base;
   const area = base + RES_AREA;
   const head = encodeHead(response);
@@ -347,7 +497,7 @@ async function respond(task: Task, response: Response): Promise<void> {
       return;
     }
     const chunk = toBytes(result.value);
-    if (used + chunk.byteLength > CHUNK_BYTES) {
+    if (used + chunk.byteLength > RES_BYTES) {
       pending = chunk;
       break;
     }
@@ -418,21 +568,12 @@ async function run(handler: Handler, task: Task): Promise<void> {
     }
     // Inside the try: Request refuses some methods (CONNECT, TRACE), and
     // that must become a 500 for this request, not a stuck slot.
-    const request = new Request(head[1]!, {
+    const request = new WorkerRequest(head[1]!, {
       method: head[0]!,
       headers,
       body: requestBody(task, flags),
-      signal: task.controller.signal,
-    });
-    const info: ServeHandlerInfo = {
-      remoteAddr: {
-        transport: "tcp",
-        hostname: head[2]!,
-        port: Number(head[3]),
-      },
-      completed: task.completed,
-      workerId,
-    };
+    }, task);
+    const info = new Info(head[2]!, Number(head[3]), task);
     const response = await handler.fetch(request, info);
     if (task.aborted) return;
     if (!(response instanceof Response)) {

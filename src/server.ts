@@ -50,6 +50,7 @@ import {
   MAX_WORKERS,
   REQ_AREA,
   RES_AREA,
+  RES_BYTES,
   ringCapacity,
   SLOT_BITS,
   slotBase,
@@ -121,6 +122,16 @@ export interface ServeOptions {
    * unless set, e.g. `"/healthz"`.
    */
   readinessPath?: string;
+  /**
+   * Milliseconds between the start of a drain and the moment the server
+   * stops accepting requests. During them `readinessPath` already answers
+   * 503 while every other request is still served as usual, so a load
+   * balancer has time to take the server out of rotation. The drain timeout
+   * starts after them.
+   *
+   * @default {0}
+   */
+  readinessDelay?: number;
   /**
    * A path answered on the main thread with the counters of
    * {@linkcode PoolServer.stats} in the Prometheus text format. Off unless
@@ -220,6 +231,7 @@ interface Settings {
   onWorkerExit?: (workerId: number) => void;
   resourceLimits?: ServeOptions["resourceLimits"];
   readinessPath?: string;
+  readinessDelay: number;
   metricsPath?: string;
 }
 
@@ -301,6 +313,7 @@ function validate(options: ServeOptions): Settings {
     onWorkerExit: options.onWorkerExit,
     resourceLimits: options.resourceLimits,
     readinessPath: path("readinessPath", options.readinessPath),
+    readinessDelay: integer("readinessDelay", options.readinessDelay, 0, 0),
     metricsPath: path("metricsPath", options.metricsPath),
   };
 }
@@ -375,6 +388,33 @@ interface WorkerEntry {
   loaded: boolean;
 }
 
+/**
+ * Copies bytes out of shared memory. Measured on Deno 2.9: `slice()` of a
+ * view on a SharedArrayBuffer takes ~9 µs for 64 KiB, allocating and
+ * `set()`ting ~6 µs.
+ */
+function copyOut(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+): Uint8Array<ArrayBuffer> {
+  const copy = new Uint8Array(end - start);
+  copy.set(bytes.subarray(start, end));
+  return copy;
+}
+
+/** The path of an absolute request URL, without parsing the whole URL. */
+function pathOf(url: string): string {
+  // Deno.serve's request.url is always "scheme://authority/path?query".
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  if (start < 0) return "/";
+  let end = url.indexOf("?", start);
+  if (end < 0) end = url.length;
+  const hash = url.indexOf("#", start);
+  if (hash >= 0 && hash < end) end = hash;
+  return url.slice(start, end);
+}
+
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const HOP_BY_HOP = new Set(["transfer-encoding", "connection", "keep-alive"]);
@@ -397,6 +437,9 @@ class RingServer implements PoolServer {
   readonly #workers: (WorkerEntry | undefined)[] = [];
   #http: Deno.HttpServer<Deno.NetAddr> | undefined;
   #sweep: ReturnType<typeof setInterval> | undefined;
+  /** A drain has started: the readiness endpoint answers 503. */
+  #unready = false;
+  /** The server no longer accepts requests (after `readinessDelay`). */
   #draining = false;
   #stopped = false;
   #shutdown: Promise<void> | undefined;
@@ -595,8 +638,12 @@ class RingServer implements PoolServer {
     if (
       settings.readinessPath !== undefined || settings.metricsPath !== undefined
     ) {
-      const pathname = new URL(request.url).pathname;
-      if (pathname === settings.readinessPath) return this.#plain(200, "ready");
+      const pathname = pathOf(request.url);
+      if (pathname === settings.readinessPath) {
+        return this.#unready
+          ? this.#plain(503, "draining")
+          : this.#plain(200, "ready");
+      }
       if (pathname === settings.metricsPath) return this.#metrics();
     }
     if (this.#settings.static !== undefined) {
@@ -950,6 +997,7 @@ class RingServer implements PoolServer {
     return head;
   }
   #lastHead: { bytes: Uint8Array; head: ResponseHead } | undefined;
+  readonly #scratch: Uint8Array<ArrayBuffer> = new Uint8Array(RES_BYTES);
 
   /** The header list of a response, with what main adds (never mutates `head`). */
   #headerList(
@@ -987,9 +1035,15 @@ class RingServer implements PoolServer {
       head,
       isHead && head.declared >= 0 && length === 0 ? head.declared : -1,
     );
-    const body = length > 0
-      ? this.#bytes.slice(area + headLength, area + headLength + length)
-      : null;
+    // Response copies a BufferSource body (and refuses a view of shared
+    // memory), so one scratch copy, reused, saves allocating (and later
+    // collecting) a buffer per response.
+    let body: Uint8Array<ArrayBuffer> | null = null;
+    if (length > 0) {
+      const start = area + headLength;
+      this.#scratch.set(this.#bytes.subarray(start, start + length));
+      body = this.#scratch.subarray(0, length);
+    }
     let response: Response;
     try {
       response = new Response(body, { status: head.status, headers });
@@ -1058,7 +1112,7 @@ class RingServer implements PoolServer {
       }
       const area = slot.base + RES_AREA;
       const end = area + this.#words[slot.word + C_RES_LEN]!;
-      const chunk = this.#bytes.slice(area + pipe.offset, end);
+      const chunk = copyOut(this.#bytes, area + pipe.offset, end);
       pipe.ready = false;
       pipe.sent += chunk.byteLength;
       if (pipe.declared >= 0 && pipe.sent > pipe.declared) {
@@ -1348,12 +1402,19 @@ class RingServer implements PoolServer {
   }
 
   async #drain(timeout: number): Promise<void> {
-    this.#draining = true;
+    this.#unready = true;
     try {
       this.#settings.onDrain?.();
     } catch (error) {
       console.error("ringpool: onDrain failed:", error);
     }
+    const delay = this.#settings.readinessDelay;
+    if (delay > 0) {
+      // Out of rotation but still serving: the load balancer notices the
+      // readiness 503 and stops sending before we stop accepting.
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+    this.#draining = true;
     const http = this.#http!;
     let timer: ReturnType<typeof setTimeout> | undefined;
     const cutOff = new Promise<"timeout">((resolve) => {

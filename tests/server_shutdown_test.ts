@@ -209,3 +209,25 @@ Deno.test("shutdown() closes idle keep-alive connections", async () => {
   }
   assertNoLiveWorkers();
 });
+
+Deno.test("readinessDelay: readiness answers 503 at once while other requests are served until the delay ends", async () => {
+  const server = await start({
+    workers: 1,
+    readinessPath: "/healthz",
+    readinessDelay: 400,
+  });
+  const get = async (path: string) => {
+    const response = await fetch(url(server, path));
+    return { status: response.status, body: await response.text() };
+  };
+  assert.deepEqual(await get("/healthz"), { status: 200, body: "ready" });
+  const t0 = performance.now();
+  const done = server.shutdown();
+  assert.deepEqual(await get("/healthz"), { status: 503, body: "draining" });
+  assert.deepEqual(await get("/hello"), { status: 200, body: "hello" });
+  assert.ok(performance.now() - t0 < 400, "both answered within the delay");
+  await done;
+  assert.ok(performance.now() - t0 >= 390, "accepting stopped after the delay");
+  await assert.rejects(fetch(url(server, "/hello")), "then refused");
+  assertNoLiveWorkers();
+});

@@ -70,6 +70,17 @@ Deno.test("serve() answers from a worker and passes remoteAddr and workerId", as
     assert.equal(who.remote, "127.0.0.1");
     assert.deepEqual((await text(server, "/hello")).body, "hello");
     assert.equal(server.stats().completed, 2);
+    // info.completed resolves once the response is handed over.
+    const first = JSON.parse((await text(server, "/completed")).body);
+    assert.equal(first.resolved, 0);
+    let resolved = 0;
+    for (let i = 0; i < 50 && resolved === 0; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+      const { body } = await text(server, "/completed");
+      const now = JSON.parse(body);
+      if (now.workerId === first.workerId) resolved = now.resolved;
+    }
+    assert.ok(resolved >= 1, "info.completed resolved");
     assert.equal(server.stats().workers.length, 2);
   } finally {
     await server.shutdown();
@@ -138,6 +149,15 @@ Deno.test("a handler module answers the same under ringpool as under Deno.serve"
     ["/stream"],
     ["/head", { method: "HEAD" }],
     ["/missing"],
+    ["/text"],
+    ["/html"],
+    ["/bytes"],
+    ["/unicode"],
+    ["/form"],
+    ["/64k"],
+    ["/big-text"],
+    ["/mutated"],
+    ["/not-found-text"],
   ];
   const describe = async (
     base: string,
