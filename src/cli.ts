@@ -48,6 +48,12 @@ export interface CliOptions {
   staticPrefix?: string;
   /** `--max-requests`: shut down after this many requests. */
   maxRequests?: number;
+  /** `--readiness-path`: a path that answers 200, then 503 once a drain starts. */
+  readinessPath?: string;
+  /** `--readiness-delay`: milliseconds to keep serving after readiness turns 503. */
+  readinessDelay?: number;
+  /** `--metrics-path`: a path that answers Prometheus text metrics. */
+  metricsPath?: string;
 }
 
 /** The usage text `--help` prints. */
@@ -75,6 +81,9 @@ Options:
   --static-root DIR       serve the files in DIR from the main thread
   --static-prefix PATH    URL path the static files live under (default /)
   --max-requests N        shut down after N requests
+  --readiness-path PATH   answer 200 there, 503 from the moment a drain starts (default off)
+  --readiness-delay MS    keep serving this long after readiness turns 503 (default 0)
+  --metrics-path PATH     answer Prometheus text metrics there (default off)
   -h, --help              print this help and exit
 
 Ctrl-C shuts down gracefully; a second Ctrl-C exits at once.`;
@@ -94,6 +103,9 @@ const FLAGS = {
   "static-root": { type: "string" },
   "static-prefix": { type: "string" },
   "max-requests": { type: "string" },
+  "readiness-path": { type: "string" },
+  "readiness-delay": { type: "string" },
+  "metrics-path": { type: "string" },
 } as const;
 
 /**
@@ -163,6 +175,7 @@ export function parseCliArgs(args: string[]): CliOptions {
     ["request-timeout", "requestTimeout", 1],
     ["drain-timeout", "drainTimeout", 0],
     ["max-requests", "maxRequests", 1],
+    ["readiness-delay", "readinessDelay", 0],
   ] as const;
   for (const [flag, key, min] of numbers) {
     const value = integer(flag, values[flag], min);
@@ -197,6 +210,22 @@ export function parseCliArgs(args: string[]): CliOptions {
       );
     }
     options.staticPrefix = prefix;
+  }
+
+  for (
+    const [flag, key] of [["readiness-path", "readinessPath"], [
+      "metrics-path",
+      "metricsPath",
+    ]] as const
+  ) {
+    const path = values[flag];
+    if (path === undefined) continue;
+    if (!path.startsWith("/")) {
+      throw new UsageError(
+        `Invalid value for --${flag}: expected a path starting with "/", received '${path}'`,
+      );
+    }
+    options[key] = path;
   }
 
   if (handler === undefined) {
@@ -370,6 +399,9 @@ async function toServeOptions(options: CliOptions): Promise<ServeOptions> {
     "maxBodySize",
     "requestTimeout",
     "drainTimeout",
+    "readinessPath",
+    "readinessDelay",
+    "metricsPath",
   ] as const;
   for (const key of copied) {
     const value = options[key];

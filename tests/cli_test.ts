@@ -53,6 +53,11 @@ Deno.test("parseCliArgs() reads every flag for a handler module, in both --flag 
     "/assets",
     "--max-requests",
     "10",
+    "--readiness-path",
+    "/healthz",
+    "--readiness-delay",
+    "1500",
+    "--metrics-path=/metrics",
   ];
   assert.deepEqual(parseCliArgs(args), {
     help: false,
@@ -70,6 +75,9 @@ Deno.test("parseCliArgs() reads every flag for a handler module, in both --flag 
     staticRoot: "public",
     staticPrefix: "/assets",
     maxRequests: 10,
+    readinessPath: "/healthz",
+    readinessDelay: 1500,
+    metricsPath: "/metrics",
   });
   // The handler module may come after the flags, and the server's own
   // defaults (not the demo's) apply to what is not given.
@@ -107,6 +115,9 @@ Deno.test("parseCliArgs() throws a one-line UsageError for bad flags and values"
     [["--request-timeout", "0"], /--request-timeout/],
     [["--drain-timeout", "soon"], /--drain-timeout/],
     [["--max-requests", "0"], /--max-requests/],
+    [["--readiness-path", "healthz"], /--readiness-path: expected a path/],
+    [["--metrics-path", "m"], /--metrics-path: expected a path/],
+    [["--readiness-delay", "-1"], /--readiness-delay/],
     [["--help=yes"], /'--help' takes no value/],
     [["--hostname="], /--hostname: it must not be empty/],
     [["a.ts", "b.ts"], /at most one handler module, received 2/],
