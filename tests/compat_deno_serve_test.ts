@@ -4,6 +4,7 @@
 // and how the body is framed (a stream that completes at once may go out with
 // a Content-Length instead of chunked).
 import assert from "node:assert/strict";
+import { COMPAT_CASES } from "./fixtures/handlers/compat_cases.ts";
 
 const COMPAT = new URL("./fixtures/handlers/compat.ts", import.meta.url);
 const MOD = new URL("../mod.ts", import.meta.url);
@@ -88,24 +89,8 @@ Deno.test("a module answers the same under `deno serve` and under ringpool's CLI
     "--workers",
     "2",
   ]);
-  const cases: [string, RequestInit?][] = [
-    ["/created"],
-    ["/teapot"],
-    ["/no-content"],
-    ["/cookies"],
-    ["/redirect"],
-    ["/json", {
-      method: "POST",
-      body: JSON.stringify({ a: [1, "two", null] }),
-      headers: { "content-type": "application/json" },
-    }],
-    ["/binary"],
-    ["/stream"],
-    ["/head", { method: "HEAD" }],
-    ["/missing"],
-  ];
   try {
-    for (const [path, init] of cases) {
+    for (const [path, init] of COMPAT_CASES) {
       const expected = await describe(reference.base, path, init);
       const actual = await describe(ringpool.base, path, init);
       assert.deepEqual(actual, expected, `${init?.method ?? "GET"} ${path}`);

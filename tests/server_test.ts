@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { type PoolServer, serve, type ServeOptions } from "../src/server.ts";
 import { assertNoLiveWorkers } from "./_helpers.ts";
+import { COMPAT_CASES } from "./fixtures/handlers/compat_cases.ts";
 
 const BEHAVIOURS = new URL(
   "./fixtures/handlers/behaviours.ts",
@@ -134,31 +135,7 @@ Deno.test("a handler module answers the same under ringpool as under Deno.serve"
     module.fetch,
   );
   const server = await start({ handler: COMPAT, workers: 2 });
-  const cases: [string, RequestInit?][] = [
-    ["/created"],
-    ["/teapot"],
-    ["/no-content"],
-    ["/cookies"],
-    ["/redirect"],
-    ["/json", {
-      method: "POST",
-      body: JSON.stringify({ a: [1, "two", null] }),
-      headers: { "content-type": "application/json" },
-    }],
-    ["/binary"],
-    ["/stream"],
-    ["/head", { method: "HEAD" }],
-    ["/missing"],
-    ["/text"],
-    ["/html"],
-    ["/bytes"],
-    ["/unicode"],
-    ["/form"],
-    ["/64k"],
-    ["/big-text"],
-    ["/mutated"],
-    ["/not-found-text"],
-  ];
+  const cases = COMPAT_CASES;
   const describe = async (
     base: string,
     [path, init]: [string, RequestInit?],
