@@ -18,6 +18,7 @@ import type { Worker } from "node:worker_threads";
 import { RingBuffer } from "./ring_buffer.ts";
 import { spawnWorker } from "./_live_workers.ts";
 import { serveStatic } from "./static_files.ts";
+import { RequestMetrics } from "./_server_metrics.ts";
 import {
   C_CLAIM,
   C_FLAGS,
@@ -451,6 +452,9 @@ class RingServer implements PoolServer {
 
   private constructor(settings: Settings) {
     this.#settings = settings;
+    this.#requestMetrics = settings.metricsPath === undefined
+      ? undefined
+      : new RequestMetrics();
     const slotCount = settings.workers * settings.concurrency;
     this.#control = new SharedArrayBuffer(controlBytes(slotCount));
     this.#bytes = new Uint8Array(this.#control);
@@ -633,7 +637,7 @@ class RingServer implements PoolServer {
   ): Response | Promise<Response> {
     // The main thread is running anyway: take what the workers sent.
     this.#drainEvents();
-    if (this.#draining) return this.#plain(503, "Service Unavailable");
+    if (this.#draining) return this.#early(503, "Service Unavailable");
     const settings = this.#settings;
     if (
       settings.readinessPath !== undefined || settings.metricsPath !== undefined
@@ -665,21 +669,27 @@ class RingServer implements PoolServer {
       if (declared !== null) {
         const length = Number(declared);
         if (length > settings.maxBodySize) {
-          return this.#plain(413, "Content Too Large");
+          return this.#early(413, "Content Too Large");
         }
         inline = length <= CHUNK_BYTES;
       }
     }
     if (this.#queued() >= settings.queueCapacity) {
-      return this.#plain(503, "Service Unavailable", { "retry-after": "1" });
+      return this.#early(503, "Service Unavailable", { "retry-after": "1" });
     }
-    return new Promise<Response>((resolve) => {
+    const metrics = this.#requestMetrics;
+    return new Promise<Response>((settle) => {
+      const start = performance.now();
+      const resolve = metrics === undefined ? settle : (response: Response) => {
+        metrics.record(response.status, performance.now() - start);
+        settle(response);
+      };
       const job: Job = {
         request,
         info,
         resolve,
         body: undefined,
-        start: performance.now(),
+        start,
         settled: false,
         stale: false,
         bodyDone: request.body === null,
@@ -927,6 +937,19 @@ class RingServer implements PoolServer {
       job.request.signal.removeEventListener("abort", slot.onClientAbort);
     }
     job.resolve(response);
+  }
+
+  /** Counters for the metrics endpoint, when it is on. */
+  readonly #requestMetrics: RequestMetrics | undefined;
+
+  /** A plain answer given before a request reaches a job, counted for metrics. */
+  #early(
+    status: number,
+    text: string,
+    extra?: Record<string, string>,
+  ): Response {
+    this.#requestMetrics?.record(status, 0);
+    return this.#plain(status, text, extra);
   }
 
   #plain(
@@ -1497,7 +1520,8 @@ class RingServer implements PoolServer {
     text +=
       "# HELP ringpool_requests_completed_total Requests answered by workers.\n" +
       "# TYPE ringpool_requests_completed_total counter\n" +
-      `ringpool_requests_completed_total ${stats.completed}\n`;
+      `ringpool_requests_completed_total ${stats.completed}\n` +
+      (this.#requestMetrics?.render() ?? "");
     return new Response(text, {
       headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
     });

@@ -573,6 +573,16 @@ Deno.test("readinessPath and metricsPath are answered on the main thread when se
     assert.match(metrics.body, /^ringpool_requests_queued 0$/m);
     // Neither reached a worker.
     assert.equal(server.stats().completed, 1);
+    // Responses by status and the latency histogram count what workers answered.
+    assert.equal((await text(server, "/throw")).status, 500);
+    const after = (await text(server, "/metrics")).body;
+    assert.match(after, /^ringpool_responses_total\{status="200"\} 1$/m);
+    assert.match(after, /^ringpool_responses_total\{status="500"\} 1$/m);
+    assert.match(after, /^ringpool_request_duration_seconds_count 2$/m);
+    assert.match(
+      after,
+      /^ringpool_request_duration_seconds_bucket\{le="\+Inf"\} 2$/m,
+    );
   } finally {
     await server.shutdown();
   }

@@ -1,0 +1,55 @@
+// Request counters for the server's Prometheus endpoint: responses by status
+// and a latency histogram, kept on the main thread (it sees every response).
+// Only allocated when `metricsPath` is set, so the hot path pays nothing
+// otherwise.
+
+/** Histogram bucket bounds in seconds (Prometheus' default buckets). */
+const BOUNDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** Responses by status and their latency, rendered as Prometheus text. */
+export class RequestMetrics {
+  readonly #byStatus = new Map<number, number>();
+  // One count per bucket plus +Inf, not cumulative until rendered.
+  readonly #buckets = new Float64Array(BOUNDS.length + 1);
+  #sum = 0;
+  #count = 0;
+
+  /** Records one response: its status and milliseconds since the request arrived. */
+  record(status: number, milliseconds: number): void {
+    this.#byStatus.set(status, (this.#byStatus.get(status) ?? 0) + 1);
+    const seconds = milliseconds / 1000;
+    let bucket = 0;
+    while (bucket < BOUNDS.length && seconds > BOUNDS[bucket]!) bucket++;
+    this.#buckets[bucket]!++;
+    this.#sum += seconds;
+    this.#count++;
+  }
+
+  /** The counters in the Prometheus text exposition format. */
+  render(): string {
+    let text =
+      "# HELP ringpool_responses_total Responses sent, by status code.\n" +
+      "# TYPE ringpool_responses_total counter\n";
+    const statuses = [...this.#byStatus.keys()].sort((a, b) => a - b);
+    for (const status of statuses) {
+      text += `ringpool_responses_total{status="${status}"} ${
+        this.#byStatus.get(status)
+      }\n`;
+    }
+    text +=
+      "# HELP ringpool_request_duration_seconds Time from accepting a request to handing its response to Deno.serve.\n" +
+      "# TYPE ringpool_request_duration_seconds histogram\n";
+    let cumulative = 0;
+    for (let i = 0; i < BOUNDS.length; i++) {
+      cumulative += this.#buckets[i]!;
+      text += `ringpool_request_duration_seconds_bucket{le="${
+        BOUNDS[i]
+      }"} ${cumulative}\n`;
+    }
+    text +=
+      `ringpool_request_duration_seconds_bucket{le="+Inf"} ${this.#count}\n` +
+      `ringpool_request_duration_seconds_sum ${this.#sum}\n` +
+      `ringpool_request_duration_seconds_count ${this.#count}\n`;
+    return text;
+  }
+}
