@@ -205,3 +205,25 @@ export class ServerProcess {
     await this.#drained;
   }
 }
+
+/**
+ * Waits for a child's output, killing it if it is still running after
+ * `limitMs`, so a stuck load generator can never hang the benchmark.
+ */
+export async function outputWithin(
+  child: Deno.ChildProcess,
+  limitMs: number,
+): Promise<Deno.CommandOutput> {
+  const timer = setTimeout(() => {
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // Already gone.
+    }
+  }, limitMs);
+  try {
+    return await child.output();
+  } finally {
+    clearTimeout(timer);
+  }
+}

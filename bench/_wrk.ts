@@ -1,6 +1,8 @@
 // Runs wrk (closed loop, one thread) and reads its summary through a Lua
 // `done` hook that prints one JSON line, instead of scraping the text report.
 
+import { outputWithin } from "./_proc.ts";
+
 /** What to ask wrk to do. */
 export interface WrkOptions {
   url: string;
@@ -115,15 +117,7 @@ export async function runWrk(options: WrkOptions): Promise<WrkResult> {
       stdout: "piped",
       stderr: "piped",
     }).spawn();
-    const timer = setTimeout(() => {
-      try {
-        child.kill("SIGKILL");
-      } catch {
-        // Already gone.
-      }
-    }, (options.durationS + 15) * 1000);
-    const out = await child.output();
-    clearTimeout(timer);
+    const out = await outputWithin(child, (options.durationS + 15) * 1000);
     const text = new TextDecoder().decode(out.stdout);
     const line = text.split("\n").find((l) => l.startsWith("WRK_JSON "));
     if (line === undefined) {

@@ -15,6 +15,7 @@ import {
   freePort,
   mainThreadCpuNs,
   memory,
+  outputWithin,
   resetPeak,
   ServerProcess,
   threadCpuByName,
@@ -559,15 +560,7 @@ async function skewed(
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  const timer = setTimeout(() => {
-    try {
-      child.kill("SIGKILL");
-    } catch {
-      // Gone.
-    }
-  }, (config.skewedS + 20) * 1000);
-  const out = await child.output();
-  clearTimeout(timer);
+  const out = await outputWithin(child, (config.skewedS + 20) * 1000);
   const text = new TextDecoder().decode(out.stdout).trim();
   if (!out.success || text === "") {
     throw new Error(
