@@ -74,6 +74,12 @@
 // bytes before the event): REQ_AREA by PULL (worker -> main: "write the next
 // chunk") and REQ_CHUNK/END/ERROR (main -> worker), RES_AREA by
 // RESPONSE_*/CHUNK (worker -> main) and CREDIT (main -> worker: "copied").
+//
+// `info.completed`: a handler that reads it makes its worker set
+// C_WANTS_COMPLETED before the release. Main then keeps the slot out of use
+// until Deno.serve's own `info.completed` settles and sends the worker
+// IN_COMPLETED or IN_COMPLETED_FAILED for that slot; only then is the slot
+// reused, so the event cannot be mistaken for a later request's.
 
 /** Bits of a ticket that name the slot. */
 export const SLOT_BITS = 12;
@@ -141,6 +147,12 @@ export const C_REQ_LEN = 4;
 export const C_RES_LEN = 5;
 /** Bytes of the encoded response head at the start of RES_AREA. */
 export const C_RES_HEAD_LEN = 6;
+/**
+ * 1 if the handler asked for `info.completed`: written by the worker before
+ * its release, so main then holds the slot until the client has the response
+ * and tells the worker with IN_COMPLETED(_FAILED).
+ */
+export const C_WANTS_COMPLETED = 7;
 
 export const F_ABORTED = 1;
 export const F_BODY_INLINE = 2;
@@ -170,6 +182,10 @@ export const IN_REQ_END = 2;
 export const IN_REQ_ERROR = 3;
 export const IN_CREDIT = 4;
 export const IN_ABORT = 5;
+/** The response reached the client (Deno.serve's `info.completed` resolved). */
+export const IN_COMPLETED = 6;
+/** The response did not reach the client in full (it rejected). */
+export const IN_COMPLETED_FAILED = 7;
 
 /** The data passed to each worker. */
 export interface WorkerData {

@@ -12,6 +12,7 @@ import {
   C_REQ_LEN,
   C_RES_HEAD_LEN,
   C_RES_LEN,
+  C_WANTS_COMPLETED,
   CHUNK_BYTES,
   EV_CHUNK,
   EV_END,
@@ -26,6 +27,8 @@ import {
   F_BODY_STREAM,
   HEAD_AREA,
   IN_ABORT,
+  IN_COMPLETED,
+  IN_COMPLETED_FAILED,
   IN_CREDIT,
   IN_REQ_CHUNK,
   IN_REQ_END,
@@ -107,9 +110,9 @@ class Task {
   bodyWaiter: Waiter | undefined;
   creditWaiter: Waiter | undefined;
   reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
-  resolveCompleted: (() => void) | undefined = undefined;
   /** Created on first use of `info.completed`. */
   completedPromise: Promise<void> | undefined = undefined;
+  settleCompleted: ((delivered: boolean) => void) | undefined = undefined;
 
   constructor(slot: number) {
     this.slot = slot;
@@ -127,9 +130,21 @@ class Task {
 
   get completed(): Promise<void> {
     if (this.completedPromise === undefined) {
-      this.completedPromise = this.released
-        ? Promise.resolve()
-        : new Promise((resolve) => this.resolveCompleted = resolve);
+      if (this.released) {
+        // Too late to ask main: the response was handed over already.
+        this.completedPromise = Promise.resolve();
+      } else {
+        this.completedPromise = new Promise((resolve, reject) => {
+          this.settleCompleted = (delivered) =>
+            delivered ? resolve() : reject(
+              new Error("The response was not delivered to the client"),
+            );
+        });
+        // Like Deno.serve's, a rejection nobody awaits is not an error.
+        this.completedPromise.catch(() => {});
+        // Read by main when we release the slot (the event orders it).
+        words[this.word + C_WANTS_COMPLETED] = 1;
+      }
     }
     return this.completedPromise;
   }
@@ -175,6 +190,14 @@ class Info implements ServeHandlerInfo {
 }
 
 const tasks = new Map<number, Task>();
+/**
+ * Per slot, the `info.completed` of released requests, oldest first: main
+ * answers each with IN_COMPLETED(_FAILED) once the client has the response.
+ */
+const awaitingCompletion = new Map<
+  number,
+  ((delivered: boolean) => void)[]
+>();
 let inFlight = 0;
 
 function send(task: Task, type: number): void {
@@ -184,7 +207,12 @@ function send(task: Task, type: number): void {
     tasks.delete(task.slot);
     inFlight--;
     Atomics.sub(words, W_WORKER_INFLIGHT + workerId - 1, 1);
-    task.resolveCompleted?.();
+    if (task.settleCompleted !== undefined) {
+      const queue = awaitingCompletion.get(task.slot);
+      if (queue === undefined) {
+        awaitingCompletion.set(task.slot, [task.settleCompleted]);
+      } else queue.push(task.settleCompleted);
+    }
     if (inFlight === 0 && requests.closed && requests.length === 0) {
       resolveDrained();
     } else if (inFlight === data.concurrency - 1) schedulePump();
@@ -269,9 +297,16 @@ function abortTask(task: Task): void {
 }
 
 function onInbox(event: number): void {
+  const type = event & 7;
+  if (type === IN_COMPLETED || type === IN_COMPLETED_FAILED) {
+    const slot = event >>> 4;
+    const queue = awaitingCompletion.get(slot);
+    const settle = queue?.shift();
+    if (queue?.length === 0) awaitingCompletion.delete(slot);
+    return settle?.(type === IN_COMPLETED);
+  }
   const task = tasks.get(event >>> 4);
   if (task === undefined) return;
-  const type = event & 7;
   if (type === IN_ABORT) return abortTask(task);
   if (type === IN_CREDIT) {
     const waiter = task.creditWaiter;

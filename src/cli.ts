@@ -357,16 +357,11 @@ export async function main(args: string[]): Promise<number> {
     // with a RangeError or TypeError: that is a usage error too.
     return error instanceof RangeError || error instanceof TypeError ? 2 : 1;
   }
-  const stopWatching = options.maxRequests === undefined
-    ? () => {}
-    : shutDownAfter(server, options.maxRequests);
   try {
     await server.finished;
   } catch (error) {
     console.error(`error: ${errorMessage(error)}`);
     return 1;
-  } finally {
-    stopWatching();
   }
   return 0;
 }
@@ -399,6 +394,7 @@ async function toServeOptions(options: CliOptions): Promise<ServeOptions> {
     "maxBodySize",
     "requestTimeout",
     "drainTimeout",
+    "maxRequests",
     "readinessPath",
     "readinessDelay",
     "metricsPath",
@@ -418,25 +414,6 @@ async function toServeOptions(options: CliOptions): Promise<ServeOptions> {
       : { root, prefix: options.staticPrefix };
   }
   return serveOptions;
-}
-
-/**
- * Shuts the server down once it has taken `max` requests, like the book's
- * `listener.incoming().take(2)`. Returns a function that stops watching.
- *
- * The server's counters are read on a short interval, so a request that
- * arrives within that interval after the last counted one may still be
- * answered before the drain starts.
- */
-function shutDownAfter(server: PoolServer, max: number): () => void {
-  const timer = setInterval(() => {
-    const { queued, inFlight, completed } = server.stats();
-    if (queued + inFlight + completed >= max) {
-      clearInterval(timer);
-      server.shutdown().catch(() => {});
-    }
-  }, 5);
-  return () => clearInterval(timer);
 }
 
 function errorMessage(error: unknown): string {

@@ -27,6 +27,7 @@ import {
   C_REQ_LEN,
   C_RES_HEAD_LEN,
   C_RES_LEN,
+  C_WANTS_COMPLETED,
   CHUNK_BYTES,
   controlBytes,
   EV_CHUNK,
@@ -43,6 +44,8 @@ import {
   HEAD_AREA,
   HEAD_BYTES,
   IN_ABORT,
+  IN_COMPLETED,
+  IN_COMPLETED_FAILED,
   IN_CREDIT,
   IN_REQ_CHUNK,
   IN_REQ_END,
@@ -107,6 +110,14 @@ export interface ServeOptions {
   requestTimeout?: number;
   /** Milliseconds `shutdown()` waits for in-flight requests. @default {10000} */
   drainTimeout?: number;
+  /**
+   * Shut down gracefully once this many requests have been accepted, like
+   * the book's `listener.incoming().take(2)`. The count is exact: the
+   * request that reaches it is served, every later one gets 503 with
+   * `Connection: close`. The readiness and metrics endpoints do not count.
+   * Unlimited unless set.
+   */
+  maxRequests?: number;
   /** Aborting it shuts the server down, like `shutdown()`. */
   signal?: AbortSignal;
   /** Shut down gracefully on SIGINT and SIGTERM; a second signal exits at once. @default {true} */
@@ -225,6 +236,7 @@ interface Settings {
   maxBodySize: number;
   requestTimeout: number;
   drainTimeout: number;
+  maxRequests?: number;
   signal?: AbortSignal;
   handleSignals: boolean;
   static?: { root: string | URL; prefix?: string };
@@ -307,6 +319,9 @@ function validate(options: ServeOptions): Settings {
     maxBodySize: integer("maxBodySize", options.maxBodySize, 10485760, 0),
     requestTimeout: integer("requestTimeout", options.requestTimeout, 30000, 1),
     drainTimeout: integer("drainTimeout", options.drainTimeout, 10000, 0),
+    maxRequests: options.maxRequests === undefined
+      ? undefined
+      : integer("maxRequests", options.maxRequests, 0, 1),
     signal: options.signal,
     handleSignals: options.handleSignals ?? true,
     static: options.static,
@@ -518,7 +533,10 @@ class RingServer implements PoolServer {
 
   #spawn(id: number): WorkerEntry {
     const settings = this.#settings;
-    const inbox = new RingBuffer(ringCapacity(4 * settings.concurrency + 4));
+    // A few events per request in flight, plus one completion per slot.
+    const inbox = new RingBuffer(
+      ringCapacity(4 * settings.concurrency + this.#slots.length + 4),
+    );
     const workerData: WorkerData = {
       workerId: id,
       handler: settings.handler,
@@ -650,6 +668,12 @@ class RingServer implements PoolServer {
       }
       if (pathname === settings.metricsPath) return this.#metrics();
     }
+    const max = settings.maxRequests;
+    if (max !== undefined) {
+      if (this.#taken >= max) return this.#early(503, "Service Unavailable");
+      // The last one is still served: the drain waits for it.
+      if (++this.#taken === max) queueMicrotask(() => this.shutdown());
+    }
     if (this.#settings.static !== undefined) {
       return serveStatic(request, this.#settings.static).then((response) =>
         response ?? this.#accept(request, info)
@@ -712,6 +736,16 @@ class RingServer implements PoolServer {
         }
       }, () => resolve(this.#plain(400, "Bad Request")));
     });
+  }
+
+  /** Requests counted against `maxRequests`. */
+  #taken = 0;
+
+  /** Whether answers should close their connection. */
+  get #closing(): boolean {
+    return this.#draining ||
+      (this.#settings.maxRequests !== undefined &&
+        this.#taken >= this.#settings.maxRequests);
   }
 
   /** Inline request bodies being read before their job is queued. */
@@ -779,6 +813,7 @@ class RingServer implements PoolServer {
     words[slot.word + C_HEAD_LEN] = written.written;
     words[slot.word + C_FLAGS] = flags;
     words[slot.word + C_OWNER] = 0;
+    words[slot.word + C_WANTS_COMPLETED] = 0;
     slot.gen = slot.gen + 1 >= GEN_LIMIT ? 1 : slot.gen + 1;
     slot.ticket = (slot.gen << SLOT_BITS) | slot.id;
     slot.job = job;
@@ -959,7 +994,7 @@ class RingServer implements PoolServer {
   ): Response {
     const headers = new Headers(extra);
     headers.set("content-type", "text/plain; charset=utf-8");
-    if (this.#draining) headers.set("connection", "close");
+    if (this.#closing) headers.set("connection", "close");
     return new Response(text, { status, headers });
   }
 
@@ -1027,12 +1062,13 @@ class RingServer implements PoolServer {
     head: ResponseHead,
     contentLength: number,
   ): [string, string][] {
-    if (contentLength < 0 && !this.#draining) return head.headers;
+    const closing = this.#closing;
+    if (contentLength < 0 && !closing) return head.headers;
     const headers = [...head.headers];
     if (contentLength >= 0) {
       headers.push(["content-length", String(contentLength)]);
     }
-    if (this.#draining) headers.push(["connection", "close"]);
+    if (closing) headers.push(["connection", "close"]);
     return headers;
   }
 
@@ -1289,12 +1325,45 @@ class RingServer implements PoolServer {
     slot.pipe = undefined;
     slot.reader = undefined;
     slot.leftover = undefined;
-    Atomics.store(this.#words, slot.word + C_OWNER, 0);
+    const words = this.#words;
+    const owner = Atomics.exchange(words, slot.word + C_OWNER, 0);
     this.#completed++;
+    if (words[slot.word + C_WANTS_COMPLETED] === 1) {
+      this.#reportCompletion(slot, job, owner);
+    } else {
+      this.#reuse(slot);
+    }
+  }
+
+  #reuse(slot: Slot): void {
     const next = this.#nextWaiting();
     if (next !== undefined) this.#start(slot, next);
     else this.#free.push(slot);
   }
+
+  /**
+   * Tells the worker whose handler read `info.completed` when the client has
+   * the response, from Deno.serve's own `info.completed`. The slot stays out
+   * of use until then, so the event names this request and no later one.
+   */
+  #reportCompletion(slot: Slot, job: Job, owner: number): void {
+    const entry = this.#workers[owner - 1];
+    const report = (type: number) => {
+      this.#reporting.delete(reported);
+      // A replaced worker's requests are gone with it.
+      if (entry !== undefined && this.#workers[owner - 1] === entry) {
+        entry.inbox.tryPush((slot.id << 4) | type);
+      }
+      this.#reuse(slot);
+    };
+    const reported = job.info.completed.then(
+      () => report(IN_COMPLETED),
+      () => report(IN_COMPLETED_FAILED),
+    );
+    this.#reporting.add(reported);
+  }
+  /** Completions still to be reported; the drain waits for them. */
+  readonly #reporting = new Set<Promise<void>>();
 
   #nextWaiting(): Job | undefined {
     while (this.#waitingHead < this.#waiting.length) {
@@ -1461,7 +1530,10 @@ class RingServer implements PoolServer {
       for (const slot of [...this.#busy]) this.#abort(slot, "shutdown");
       await drained;
     }
-    // Every response is out. Close the ring: workers finish and exit.
+    // Every response is out, so Deno has settled every info.completed:
+    // let the workers hear of it before they go.
+    await Promise.all(this.#reporting);
+    // Close the ring: workers finish and exit.
     this.#requests.close();
     this.#ringDoorbell();
     const grace = Math.max(1000, Math.min(timeout, 5000));

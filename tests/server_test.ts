@@ -89,6 +89,50 @@ Deno.test("serve() answers from a worker and passes remoteAddr and workerId", as
   assertNoLiveWorkers();
 });
 
+Deno.test("info.completed resolves only once Deno.serve has sent the response", async () => {
+  const server = await start();
+  try {
+    const answer = fetch(url(server, "/completed-stamp"));
+    // Let main hand the request over, then block main while the handler
+    // finishes: the response cannot be sent before main runs again.
+    await new Promise((r) => setTimeout(r, 30));
+    const blockedUntil = Date.now() + 400;
+    while (Date.now() < blockedUntil) { /* main is busy */ }
+    assert.equal(await (await answer).text(), "stamped");
+    let completedAt = 0;
+    for (let i = 0; i < 100 && completedAt === 0; i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 10));
+      const { body } = await text(server, "/completed-at");
+      completedAt = JSON.parse(body).completedAt;
+    }
+    assert.ok(
+      completedAt >= blockedUntil,
+      `resolved ${blockedUntil - completedAt} ms before main could send`,
+    );
+  } finally {
+    await server.shutdown();
+  }
+  assertNoLiveWorkers();
+});
+
+Deno.test("maxRequests: the last counted request is served, later ones get 503, and the server shuts itself down", async () => {
+  const server = await start({ workers: 2, maxRequests: 3 });
+  const answers = await Promise.all(
+    Array.from({ length: 8 }, () => text(server, "/hello").catch(() => null)),
+  );
+  await server.finished;
+  const served = answers.filter((a) => a?.status === 200);
+  assert.equal(served.length, 3);
+  for (const answer of answers) {
+    if (answer === null || answer.status === 200) continue;
+    assert.equal(answer.status, 503);
+    assert.equal(answer.headers.get("connection"), "close");
+  }
+  assert.equal(server.stats().completed, 3);
+  await assert.rejects(fetch(url(server, "/hello")));
+  assertNoLiveWorkers();
+});
+
 Deno.test("concurrent clients never see another request's bytes, and each handler runs once", async () => {
   const seed = Date.now() % 100000;
   const next = random(seed);
