@@ -594,12 +594,42 @@ async function skewed(
   };
 }
 
-// Streams `bytes` up (or down) through the server and reports how far its
-// RSS rose above where it started.
+// Streams 100 MiB up, then (in a fresh server, so the upload's freed memory
+// cannot hide the download's) 100 MiB down, and reports how far RSS rose
+// above where it started.
 async function rssTest(
   contender: Contender,
   log: (l: string) => void,
 ): Promise<RssResult> {
+  const up = await rssTransfer(contender, "up", log);
+  if ("reason" in up) {
+    return { contender: contender.id, available: false, reason: up.reason };
+  }
+  const down = await rssTransfer(contender, "down", log);
+  if ("reason" in down) {
+    return { contender: contender.id, available: false, reason: down.reason };
+  }
+  return {
+    contender: contender.id,
+    available: true,
+    idleMiB: up.idleMiB,
+    uploadGrowthMiB: up.growth,
+    downloadGrowthMiB: down.growth,
+    uploadOk: up.ok,
+    downloadOk: down.ok,
+    method: up.method,
+  };
+}
+
+async function rssTransfer(
+  contender: Contender,
+  direction: "up" | "down",
+  log: (l: string) => void,
+): Promise<
+  { ok: boolean; growth: number; method: string; idleMiB: number } | {
+    reason: string;
+  }
+> {
   let running: Running;
   try {
     running = await start(
@@ -608,11 +638,7 @@ async function rssTest(
       contender.ringpool ? [String(256 * MiB)] : [],
     );
   } catch (error) {
-    return {
-      contender: contender.id,
-      available: false,
-      reason: (error as Error).message,
-    };
+    return { reason: (error as Error).message };
   }
   const pid = running.proc.pid;
   const client = Deno.createHttpClient({});
@@ -627,43 +653,31 @@ async function rssTest(
     });
     await new Promise((r) => setTimeout(r, 300));
     const idle = treeRss(pid);
-    const measure = async (transfer: () => Promise<boolean>) => {
-      const base = memory(pid)?.rss ?? 0;
-      const kernelPeak = resetPeak(pid);
-      let sampled = base;
-      const sampler = setInterval(() => {
-        sampled = Math.max(sampled, memory(pid)?.rss ?? 0);
-      }, 10);
-      const ok = await transfer().catch(() => false);
-      clearInterval(sampler);
-      const peak = kernelPeak
-        ? Math.max(memory(pid)?.peak ?? 0, sampled)
-        : sampled;
-      return {
-        ok,
-        growth: Math.round((peak - base) / MiB * 10) / 10,
-        method: kernelPeak ? "VmHWM" : "sampled",
-      };
-    };
-    const chunk = new Uint8Array(64 * 1024).fill(120);
-    const up = await measure(async () => {
-      let left = total / chunk.byteLength;
-      const body = new ReadableStream<Uint8Array>({
-        pull(c) {
-          if (left-- <= 0) c.close();
-          else c.enqueue(chunk.slice());
-        },
-      });
-      const response = await fetch(`${running.base}/upload`, {
-        method: "POST",
-        body,
-        client,
-        signal: AbortSignal.timeout(120_000),
-      });
-      const text = await response.text();
-      return response.status === 200 && Number(text) === total;
-    });
-    const down = await measure(async () => {
+    const base = memory(pid)?.rss ?? 0;
+    const kernelPeak = resetPeak(pid);
+    let sampled = base;
+    const sampler = setInterval(() => {
+      sampled = Math.max(sampled, memory(pid)?.rss ?? 0);
+    }, 10);
+    const transfer = async () => {
+      if (direction === "up") {
+        const chunk = new Uint8Array(64 * 1024).fill(120);
+        let left = total / chunk.byteLength;
+        const body = new ReadableStream<Uint8Array>({
+          pull(c) {
+            if (left-- <= 0) c.close();
+            else c.enqueue(chunk.slice());
+          },
+        });
+        const response = await fetch(`${running.base}/upload`, {
+          method: "POST",
+          body,
+          client,
+          signal: AbortSignal.timeout(120_000),
+        });
+        const text = await response.text();
+        return response.status === 200 && Number(text) === total;
+      }
       const response = await fetch(`${running.base}/download?n=100`, {
         client,
         signal: AbortSignal.timeout(120_000),
@@ -671,16 +685,17 @@ async function rssTest(
       let got = 0;
       for await (const c of response.body!) got += c.byteLength;
       return response.status === 200 && got === total;
-    });
+    };
+    const ok = await transfer().catch(() => false);
+    clearInterval(sampler);
+    const peak = kernelPeak
+      ? Math.max(memory(pid)?.peak ?? 0, sampled)
+      : sampled;
     return {
-      contender: contender.id,
-      available: true,
+      ok,
+      growth: Math.round((peak - base) / MiB * 10) / 10,
+      method: kernelPeak ? "VmHWM" : "sampled",
       idleMiB: Math.round(idle / MiB * 10) / 10,
-      uploadGrowthMiB: up.growth,
-      downloadGrowthMiB: down.growth,
-      uploadOk: up.ok,
-      downloadOk: down.ok,
-      method: up.method,
     };
   } finally {
     client.close();

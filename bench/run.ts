@@ -157,7 +157,8 @@ node bench/_open_loop.mjs '<json>'                                              
   primary; for \`deno serve --parallel\`: one of the serving isolates), "all threads" sums every thread of every
   process of the contender.
 - **Memory.** Idle RSS is read right after a contender is ready (whole process tree). The RSS test streams 100 MiB up
-  (\`POST /upload\`, counted in the handler) and 100 MiB down (\`GET /download\`, 64 KiB chunks) through the server;
+  (\`POST /upload\`, counted in the handler) and 100 MiB down (\`GET /download\`, 64 KiB chunks) through the server,
+  each in a freshly started server (after the warm-up), so memory one transfer freed cannot hide the other's growth;
   growth = peak RSS during the transfer (kernel VmHWM after resetting it through \`/proc/<pid>/clear_refs\`, or 10 ms
   sampling when that is not allowed) minus RSS before it.
 - **Bounded.** Every wrk run has a duration and is killed 15 s after it; the open-loop driver sends a fixed count and
