@@ -5,6 +5,9 @@ import { parentPort, workerData } from "node:worker_threads";
 import { setImmediate } from "node:timers";
 import { RingBuffer } from "./ring_buffer.ts";
 import {
+  BULK_BYTES,
+  type BulkRequest,
+  type BulkResponse,
   C_CLAIM,
   C_FLAGS,
   C_HEAD_LEN,
@@ -24,6 +27,7 @@ import {
   EV_RESPONSE_STREAM,
   F_ABORTED,
   F_BODY_INLINE,
+  F_BODY_MESSAGE,
   F_BODY_STREAM,
   HEAD_AREA,
   IN_ABORT,
@@ -110,6 +114,8 @@ class Task {
   bodyWaiter: Waiter | undefined;
   creditWaiter: Waiter | undefined;
   reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+  /** The whole request body of a BulkRequest. */
+  bulkBody: ArrayBuffer | undefined = undefined;
   /** Created on first use of `info.completed`. */
   completedPromise: Promise<void> | undefined = undefined;
   settleCompleted: ((delivered: boolean) => void) | undefined = undefined;
@@ -202,21 +208,7 @@ let inFlight = 0;
 
 function send(task: Task, type: number): void {
   let event = (task.slot << 4) | type;
-  if (type & EV_RELEASE) {
-    task.released = true;
-    tasks.delete(task.slot);
-    inFlight--;
-    Atomics.sub(words, W_WORKER_INFLIGHT + workerId - 1, 1);
-    if (task.settleCompleted !== undefined) {
-      const queue = awaitingCompletion.get(task.slot);
-      if (queue === undefined) {
-        awaitingCompletion.set(task.slot, [task.settleCompleted]);
-      } else queue.push(task.settleCompleted);
-    }
-    if (inFlight === 0 && requests.closed && requests.length === 0) {
-      resolveDrained();
-    } else if (inFlight === data.concurrency - 1) schedulePump();
-  }
+  if (type & EV_RELEASE) markReleased(task);
   if (type === EV_RELEASE) {
     event = (task.slot << 4) | EV_RELEASE_ONLY | EV_RELEASE;
   }
@@ -227,6 +219,23 @@ function send(task: Task, type: number): void {
     bellPending = true;
     queueMicrotask(ringMainBell);
   }
+}
+
+/** Our side of a release: the slot is main's again once it hears of it. */
+function markReleased(task: Task): void {
+  task.released = true;
+  tasks.delete(task.slot);
+  inFlight--;
+  Atomics.sub(words, W_WORKER_INFLIGHT + workerId - 1, 1);
+  if (task.settleCompleted !== undefined) {
+    const queue = awaitingCompletion.get(task.slot);
+    if (queue === undefined) {
+      awaitingCompletion.set(task.slot, [task.settleCompleted]);
+    } else queue.push(task.settleCompleted);
+  }
+  if (inFlight === 0 && requests.closed && requests.length === 0) {
+    resolveDrained();
+  } else if (inFlight === data.concurrency - 1) schedulePump();
 }
 
 // One wake-up of main per turn of our event loop, and only if it sleeps.
@@ -337,6 +346,11 @@ function copyOut(start: number, length: number): Uint8Array<ArrayBuffer> {
 
 function requestBody(task: Task, flags: number): BodyInit | null {
   const base = task.base;
+  if (flags & F_BODY_MESSAGE) {
+    const body = task.bulkBody!;
+    task.bulkBody = undefined;
+    return body;
+  }
   if (flags & F_BODY_INLINE) {
     const length = words[task.word + C_REQ_LEN]!;
     return copyOut(base + REQ_AREA, length);
@@ -480,7 +494,14 @@ function respondFast(task: Task, response: Response): boolean {
     if (result.read < body.length) return false; // too large: stream it
     used += result.written;
   } else if (body instanceof Uint8Array) {
-    if (body.byteLength > RES_BYTES - used) return false;
+    if (body.byteLength > RES_BYTES - used) {
+      if (body.byteLength > BULK_BYTES || task.pullOutstanding) return false;
+      // Deno's own copy might be shared with a clone: send a copy of it.
+      words[task.word + C_RES_HEAD_LEN] = headLength;
+      words[task.word + C_RES_LEN] = headLength;
+      sendBulk(task, body.slice());
+      return true;
+    }
     bytes.set(body, area + used);
     used += body.byteLength;
   } else return false;
@@ -514,36 +535,71 @@ async function respond(task: Task, response: Response): Promise<void> {
   }
   const reader = response.body.getReader();
   task.reader = reader;
-  // Gather what the body has ready; inline it if it all fits.
-  let pending: Uint8Array | undefined;
+  // Gather what the body has ready at once (a few microtask turns).
+  const ready: Uint8Array[] = [];
+  let total = 0;
+  let complete = false;
   let next: Promise<ReadableStreamReadResult<Uint8Array>> | undefined = reader
     .read();
   for (;;) {
-    const result = used === headLength
+    const result = total === 0
       ? await next
       : await Promise.race([next, soon()]);
     if (task.aborted) return;
     if (result === SOON) break; // a live stream: send what we have
     next = undefined;
     if (result.done) {
-      words[task.word + C_RES_LEN] = used;
-      task.responseDone = true;
-      maybeRelease(task, EV_RESPONSE_FULL);
-      return;
-    }
-    const chunk = toBytes(result.value);
-    if (used + chunk.byteLength > RES_BYTES) {
-      pending = chunk;
+      complete = true;
       break;
     }
-    bytes.set(chunk, area + used);
-    used += chunk.byteLength;
+    const chunk = toBytes(result.value);
+    ready.push(chunk);
+    total += chunk.byteLength;
+    if (total > BULK_BYTES) break;
     next = reader.read();
   }
+  if (complete && total <= RES_BYTES - used) {
+    for (const chunk of ready) {
+      bytes.set(chunk, area + used);
+      used += chunk.byteLength;
+    }
+    words[task.word + C_RES_LEN] = used;
+    task.responseDone = true;
+    maybeRelease(task, EV_RESPONSE_FULL);
+    return;
+  }
+  if (complete && !task.pullOutstanding) {
+    // Whole but larger than the slot: one message instead of a stream of
+    // chunks, each a round trip with main.
+    const body = new Uint8Array(total);
+    let offset = 0;
+    for (const chunk of ready) {
+      body.set(chunk, offset);
+      offset += chunk.byteLength;
+    }
+    task.reader = undefined;
+    sendBulk(task, body);
+    return;
+  }
+  // Stream: the head and whatever fits of the first chunks, then the rest.
+  let pending: Uint8Array | undefined;
+  let queued = 0;
+  while (queued < ready.length) {
+    const chunk = ready[queued]!;
+    if (used + chunk.byteLength > RES_BYTES) break;
+    bytes.set(chunk, area + used);
+    used += chunk.byteLength;
+    queued++;
+  }
+  if (queued < ready.length) pending = ready[queued++];
   words[task.word + C_RES_LEN] = used;
   send(task, EV_RESPONSE_STREAM);
   for (;;) {
+    if (pending === undefined && queued < ready.length) {
+      pending = ready[queued++];
+    }
     if (pending === undefined) {
+      if (complete) break;
       const result = await (next ?? reader.read());
       next = undefined;
       if (task.aborted) return;
@@ -567,6 +623,22 @@ async function respond(task: Task, response: Response): Promise<void> {
   if (!await credit(task)) return;
   task.responseDone = true;
   maybeRelease(task, EV_END);
+}
+
+/**
+ * Sends a whole response body as a BulkResponse (its head is in RES_AREA),
+ * which releases the slot. Only when no PULL is unanswered, so no ring
+ * event of ours for the slot can arrive after it.
+ */
+function sendBulk(task: Task, body: Uint8Array<ArrayBuffer>): void {
+  task.responseDone = true;
+  markReleased(task);
+  const message: BulkResponse = {
+    type: "response",
+    slot: task.slot,
+    body: body.buffer,
+  };
+  port.postMessage(message, [body.buffer]);
 }
 
 function toBytes(value: unknown): Uint8Array {
@@ -760,6 +832,29 @@ function pump(): void {
   }
 }
 
+/**
+ * Takes a BulkRequest main posted to us: the slot is ours at once (its
+ * ticket never entered the ring). Handlers start from setImmediate, like
+ * pump(), never from the message event (see the heap-limit note above).
+ */
+function claimBulk(message: BulkRequest): void {
+  const word = slotBase(message.slot) >> 2;
+  Atomics.store(words, word + C_OWNER, workerId);
+  Atomics.add(words, W_WORKER_INFLIGHT + workerId - 1, 1);
+  inFlight++;
+  const task = new Task(message.slot);
+  task.bulkBody = message.body;
+  tasks.set(message.slot, task);
+  // Main sets F_ABORTED before it reads C_OWNER, as for ring tickets.
+  if (Atomics.load(words, word + C_FLAGS) & F_ABORTED) return abortTask(task);
+  bulkTasks.push(task);
+  if (bulkTasks.length === 1) setImmediate(runBulkTasks);
+}
+const bulkTasks: Task[] = [];
+function runBulkTasks(): void {
+  for (const task of bulkTasks.splice(0)) run(handler, task);
+}
+
 async function inboxLoop(): Promise<void> {
   for (;;) {
     const event = await inbox.popAsync();
@@ -791,11 +886,17 @@ async function main(): Promise<void> {
     return;
   }
   const inboxDone = inboxLoop();
+  const onMessage = (message: BulkRequest) => {
+    if (message?.type === "request") claimBulk(message);
+  };
+  port.on("message", onMessage);
   port.postMessage({ type: "ready" } satisfies WorkerMessage);
   schedulePump();
   await drained;
   inbox.close();
   await inboxDone;
+  // A listening port would keep the thread alive.
+  port.off("message", onMessage);
   clearInterval(keepAlive);
 }
 

@@ -411,6 +411,73 @@ Deno.test("a never-settling handler gets 504 and the worker stays", async () => 
   assertNoLiveWorkers();
 });
 
+Deno.test("bodies between 64 KiB and 1 MiB travel whole and intact, also when every worker is full", async () => {
+  const seed = Date.now() % 100000;
+  const next = random(seed);
+  const server = await start({ workers: 2, concurrency: 2 });
+  try {
+    const results = await Promise.all(
+      Array.from({ length: 12 }, async (_, id) => {
+        // From just over the slot's 64 KiB up to the 1 MiB bulk limit.
+        const size = 65537 + Math.floor(next() * (1024 * 1024 - 65537));
+        const body = new Uint8Array(size);
+        for (let i = 0; i < size; i += 4096) body[i] = (id * 31 + i) & 255;
+        const path = id % 2 === 0 ? "/echo" : "/echo-plain";
+        const response = await fetch(url(server, path), {
+          method: "POST",
+          body,
+          headers: { "x-id": String(id) },
+        });
+        const echoed = await response.bytes();
+        return { id, path, status: response.status, body, echoed, response };
+      }),
+    );
+    for (const { id, path, status, body, echoed, response } of results) {
+      assert.equal(status, 200, `seed ${seed}, request ${id}`);
+      if (path === "/echo") assert.equal(response.headers.get("x-id"), `${id}`);
+      assert.equal(
+        response.headers.get("content-length"),
+        String(body.byteLength),
+      );
+      assert.deepEqual(echoed, body, `seed ${seed}, request ${id}`);
+    }
+  } finally {
+    await server.shutdown();
+  }
+  assertNoLiveWorkers();
+});
+
+Deno.test("a whole body posted to a worker stuck in a busy loop gets 504 and the worker is replaced", async () => {
+  const server = await start({
+    workers: 1,
+    concurrency: 2,
+    requestTimeout: 300,
+  });
+  try {
+    const spinning = text(server, "/spin");
+    await waitFor(() => server.stats().inFlight === 1, "the spin starts");
+    // The worker has room, so the body goes to it by message; it never reads it.
+    const posted = await text(server, "/echo", {
+      method: "POST",
+      body: new Uint8Array(200 * 1024),
+    });
+    assert.equal(posted.status, 504);
+    assert.equal((await spinning).status, 504);
+    assert.equal((await text(server, "/hello")).body, "hello");
+    const echoed = await fetch(url(server, "/echo"), {
+      method: "POST",
+      body: new Uint8Array(200 * 1024).fill(7),
+    });
+    assert.deepEqual(
+      await echoed.bytes(),
+      new Uint8Array(200 * 1024).fill(7),
+    );
+  } finally {
+    await server.shutdown();
+  }
+  assertNoLiveWorkers();
+});
+
 Deno.test("a busy-looping handler gets 504, its worker is replaced, others keep serving", async () => {
   const server = await start({ workers: 2, requestTimeout: 300 });
   try {
