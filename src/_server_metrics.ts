@@ -3,6 +3,8 @@
 // Only allocated when `metricsPath` is set, so the hot path pays nothing
 // otherwise.
 
+import type { ServerStats } from "./server.ts";
+
 /** Histogram bucket bounds in seconds (Prometheus' default buckets). */
 const BOUNDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
@@ -52,4 +54,30 @@ export class RequestMetrics {
       `ringpool_request_duration_seconds_count ${this.#count}\n`;
     return text;
   }
+}
+
+/**
+ * The metrics endpoint's body in the Prometheus text exposition format: the
+ * server's counters, then the request counters if they are kept.
+ */
+export function renderMetrics(
+  stats: ServerStats,
+  requestMetrics: RequestMetrics | undefined,
+): string {
+  let text =
+    "# HELP ringpool_requests_queued Requests waiting for a worker.\n" +
+    "# TYPE ringpool_requests_queued gauge\n" +
+    `ringpool_requests_queued ${stats.queued}\n` +
+    "# HELP ringpool_requests_in_flight Requests a worker is handling.\n" +
+    "# TYPE ringpool_requests_in_flight gauge\n";
+  for (const worker of stats.workers) {
+    text +=
+      `ringpool_requests_in_flight{worker="${worker.id}"} ${worker.inFlight}\n`;
+  }
+  text +=
+    "# HELP ringpool_requests_completed_total Requests answered by workers.\n" +
+    "# TYPE ringpool_requests_completed_total counter\n" +
+    `ringpool_requests_completed_total ${stats.completed}\n` +
+    (requestMetrics?.render() ?? "");
+  return text;
 }

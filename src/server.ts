@@ -12,13 +12,14 @@
  * @module
  */
 
-import { pathToFileURL } from "node:url";
-import { resolve as resolvePath } from "node:path";
 import type { Worker } from "node:worker_threads";
 import { RingBuffer } from "./ring_buffer.ts";
 import { spawnWorker } from "./_live_workers.ts";
 import { serveStatic } from "./static_files.ts";
-import { RequestMetrics } from "./_server_metrics.ts";
+import { renderMetrics, RequestMetrics } from "./_server_metrics.ts";
+import { type Settings, validate } from "./_server_settings.ts";
+import { byobReader, copyOut, ownBuffer, pathOf } from "./_server_bytes.ts";
+import { HeadDecoder, type ResponseHead } from "./_server_head.ts";
 import {
   BULK_BYTES,
   type BulkRequest,
@@ -54,8 +55,6 @@ import {
   IN_REQ_CHUNK,
   IN_REQ_END,
   IN_REQ_ERROR,
-  MAX_SLOTS,
-  MAX_WORKERS,
   REQ_AREA,
   RES_AREA,
   RES_BYTES,
@@ -226,118 +225,6 @@ export function serve(options: ServeOptions): Promise<PoolServer> {
   return RingServer.start(settings);
 }
 
-interface Settings {
-  handler: string;
-  workers: number;
-  concurrency: number;
-  hostname: string;
-  port: number;
-  cert?: string;
-  key?: string;
-  onListen?: (addr: Deno.NetAddr) => void;
-  onError?: (error: unknown) => Response | Promise<Response>;
-  queueCapacity: number;
-  maxBodySize: number;
-  requestTimeout: number;
-  drainTimeout: number;
-  maxRequests?: number;
-  signal?: AbortSignal;
-  handleSignals: boolean;
-  static?: { root: string | URL; prefix?: string };
-  onDrain?: () => void;
-  onWorkerExit?: (workerId: number) => void;
-  resourceLimits?: ServeOptions["resourceLimits"];
-  readinessPath?: string;
-  readinessDelay: number;
-  metricsPath?: string;
-}
-
-function validate(options: ServeOptions): Settings {
-  if (typeof options !== "object" || options === null) {
-    throw new TypeError(
-      "Cannot serve as 'options' must be an object with a 'handler' module",
-    );
-  }
-  const { handler } = options;
-  let href: string;
-  if (handler instanceof URL) href = handler.href;
-  else if (typeof handler === "string" && handler !== "") {
-    href =
-      /^[a-z][a-z0-9+.-]*:/i.test(handler) && !/^[a-z]:[\\/]/i.test(handler)
-        ? new URL(handler).href
-        : pathToFileURL(resolvePath(handler)).href;
-  } else {
-    throw new TypeError(
-      `Cannot serve as 'handler' must be a module path or URL: received ${
-        String(handler)
-      }`,
-    );
-  }
-  const integer = (
-    name: string,
-    value: number | undefined,
-    fallback: number,
-    min: number,
-    max = Number.MAX_SAFE_INTEGER,
-  ): number => {
-    if (value === undefined) return fallback;
-    if (!Number.isInteger(value) || value < min || value > max) {
-      throw new RangeError(
-        `Cannot serve as '${name}' must be an integer from ${min} to ${max}: received ${value}`,
-      );
-    }
-    return value;
-  };
-  const path = (name: string, value: string | undefined) => {
-    if (
-      value !== undefined &&
-      (typeof value !== "string" || !value.startsWith("/"))
-    ) {
-      throw new TypeError(
-        `Cannot serve as '${name}' must be a path starting with "/": received ${
-          String(value)
-        }`,
-      );
-    }
-    return value;
-  };
-  const workers = integer("workers", options.workers, 4, 1, MAX_WORKERS);
-  const concurrency = integer(
-    "concurrency",
-    options.concurrency,
-    16,
-    1,
-    Math.floor(MAX_SLOTS / workers),
-  );
-  return {
-    handler: href,
-    workers,
-    concurrency,
-    hostname: options.hostname ?? "0.0.0.0",
-    port: integer("port", options.port, 8000, 0, 65535),
-    cert: options.cert,
-    key: options.key,
-    onListen: options.onListen,
-    onError: options.onError,
-    queueCapacity: integer("queueCapacity", options.queueCapacity, 1024, 0),
-    maxBodySize: integer("maxBodySize", options.maxBodySize, 10485760, 0),
-    requestTimeout: integer("requestTimeout", options.requestTimeout, 30000, 1),
-    drainTimeout: integer("drainTimeout", options.drainTimeout, 10000, 0),
-    maxRequests: options.maxRequests === undefined
-      ? undefined
-      : integer("maxRequests", options.maxRequests, 0, 1),
-    signal: options.signal,
-    handleSignals: options.handleSignals ?? true,
-    static: options.static,
-    onDrain: options.onDrain,
-    onWorkerExit: options.onWorkerExit,
-    resourceLimits: options.resourceLimits,
-    readinessPath: path("readinessPath", options.readinessPath),
-    readinessDelay: integer("readinessDelay", options.readinessDelay, 0, 0),
-    metricsPath: path("metricsPath", options.metricsPath),
-  };
-}
-
 /** One request, from `Deno.serve` until its slot is released. */
 interface Job {
   request: Request;
@@ -352,15 +239,6 @@ interface Job {
   stale: boolean;
   /** The request body has been read to its end (or failed, or there is none). */
   bodyDone: boolean;
-}
-
-/** A decoded response head; shared between responses, never mutated. */
-interface ResponseHead {
-  status: number;
-  /** Without content-length and hop-by-hop fields. */
-  headers: [string, string][];
-  /** The content-length the handler set, or -1. */
-  declared: number;
 }
 
 /** The main thread's side of a streamed response body. */
@@ -417,60 +295,10 @@ interface WorkerEntry {
   bulk: number;
 }
 
-/**
- * Copies bytes out of shared memory. Measured on Deno 2.9: `slice()` of a
- * view on a SharedArrayBuffer takes ~9 µs for 64 KiB, allocating and
- * `set()`ting ~6 µs.
- */
-function copyOut(
-  bytes: Uint8Array,
-  start: number,
-  end: number,
-): Uint8Array<ArrayBuffer> {
-  const copy = new Uint8Array(end - start);
-  copy.set(bytes.subarray(start, end));
-  return copy;
-}
-
-/** The bytes as a whole ArrayBuffer of their own, to transfer. */
-function ownBuffer(bytes: Uint8Array): ArrayBuffer {
-  const buffer = bytes.buffer;
-  if (
-    buffer instanceof ArrayBuffer && bytes.byteOffset === 0 &&
-    bytes.byteLength === buffer.byteLength
-  ) return buffer;
-  return bytes.slice().buffer as ArrayBuffer;
-}
-
-/** A BYOB reader of a request body, or undefined if it is not a byte stream. */
-function byobReader(
-  body: ReadableStream<Uint8Array>,
-): ReadableStreamBYOBReader | undefined {
-  try {
-    return body.getReader({ mode: "byob" });
-  } catch {
-    return undefined;
-  }
-}
-
-/** The path of an absolute request URL, without parsing the whole URL. */
-function pathOf(url: string): string {
-  // Deno.serve's request.url is always "scheme://authority/path?query".
-  const start = url.indexOf("/", url.indexOf("//") + 2);
-  if (start < 0) return "/";
-  let end = url.indexOf("?", start);
-  if (end < 0) end = url.length;
-  const hash = url.indexOf("#", start);
-  if (hash >= 0 && hash < end) end = hash;
-  return url.slice(start, end);
-}
-
 /** Request bytes main holds at most for bulk transfer; beyond, bodies stream. */
 const BULK_BUDGET = 32 * BULK_BYTES;
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
-const HOP_BY_HOP = new Set(["transfer-encoding", "connection", "keep-alive"]);
 
 class RingServer implements PoolServer {
   readonly #settings: Settings;
@@ -1105,38 +933,11 @@ class RingServer implements PoolServer {
     const area = slot.base + RES_AREA;
     const headLength = this.#words[slot.word + C_RES_HEAD_LEN]!;
     const bytes = this.#bytes;
-    // Most handlers answer with the same head again and again: comparing
-    // ~50 bytes is far cheaper than decoding and splitting them.
-    const last = this.#lastHead;
-    if (last !== undefined && last.bytes.length === headLength) {
-      const cached = last.bytes;
-      let i = 0;
-      while (i < headLength && bytes[area + i] === cached[i]) i++;
-      if (i === headLength) return last.head;
-    }
-    const fields = decoder.decode(bytes.subarray(area, area + headLength))
-      .split("\n");
-    const status = Number(fields[0]);
-    const headers: [string, string][] = [];
-    let declared = -1;
+    const heads = this.#heads;
+    const cached = heads.cached(bytes, area, headLength);
+    if (cached !== undefined) return cached;
     try {
-      if (!Number.isInteger(status) || status < 200 || status > 599) {
-        throw new RangeError(`Invalid status ${fields[0]}`);
-      }
-      if (fields.length % 2 !== 1) throw new TypeError("Torn header list");
-      for (let i = 1; i < fields.length; i += 2) {
-        const name = fields[i]!;
-        const value = fields[i + 1]!;
-        if (name === "content-length") {
-          if (!/^\d{1,15}$/.test(value)) {
-            throw new TypeError(`Invalid content-length ${value}`);
-          }
-          declared = Number(value);
-          continue;
-        }
-        if (HOP_BY_HOP.has(name)) continue;
-        headers.push([name, value]);
-      }
+      return heads.decode(bytes, area, headLength);
     } catch (error) {
       console.error(
         "ringpool: a worker returned an invalid response head:",
@@ -1145,14 +946,8 @@ class RingServer implements PoolServer {
       this.#abort(slot, "invalid");
       return undefined;
     }
-    const head: ResponseHead = { status, headers, declared };
-    this.#lastHead = {
-      bytes: bytes.slice(area, area + headLength),
-      head,
-    };
-    return head;
   }
-  #lastHead: { bytes: Uint8Array; head: ResponseHead } | undefined;
+  readonly #heads = new HeadDecoder();
   readonly #scratch: Uint8Array<ArrayBuffer> = new Uint8Array(RES_BYTES);
 
   /** The header list of a response, with what main adds (never mutates `head`). */
@@ -1759,23 +1554,7 @@ class RingServer implements PoolServer {
   }
 
   #metrics(): Response {
-    const stats = this.stats();
-    let text =
-      "# HELP ringpool_requests_queued Requests waiting for a worker.\n" +
-      "# TYPE ringpool_requests_queued gauge\n" +
-      `ringpool_requests_queued ${stats.queued}\n` +
-      "# HELP ringpool_requests_in_flight Requests a worker is handling.\n" +
-      "# TYPE ringpool_requests_in_flight gauge\n";
-    for (const worker of stats.workers) {
-      text +=
-        `ringpool_requests_in_flight{worker="${worker.id}"} ${worker.inFlight}\n`;
-    }
-    text +=
-      "# HELP ringpool_requests_completed_total Requests answered by workers.\n" +
-      "# TYPE ringpool_requests_completed_total counter\n" +
-      `ringpool_requests_completed_total ${stats.completed}\n` +
-      (this.#requestMetrics?.render() ?? "");
-    return new Response(text, {
+    return new Response(renderMetrics(this.stats(), this.#requestMetrics), {
       headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
     });
   }
