@@ -20,6 +20,111 @@ interface ProfileNode {
   id: number;
   callFrame: CallFrame;
   hitCount?: number;
+  children?: number[];
+}
+
+/** The main thread's sampled time in one phase of a request. */
+export interface ProfilePhase {
+  phase: string;
+  /** Percent of the samples that were not idle. */
+  busyPercent: number;
+  /** Sampled time in the phase over the whole profile, µs. */
+  micros: number;
+}
+
+// ringpool's main-thread methods by the phase of a request they do. A sample
+// counts for the innermost of these on its stack, so what they call (a
+// Response constructor, encodeInto, Atomics.notify) counts with them.
+const PHASES: [string, string[]][] = [
+  ["accept: read a whole body, encode the request head", [
+    "#handle",
+    "#accept",
+    "#enqueue",
+    "#start",
+    "#leastBusyWorker",
+  ]],
+  ["wake workers (Atomics.notify)", ["#ring", "#ringDoorbell", "#toWorker"]],
+  ["wait for and drain worker events", [
+    "#eventLoop",
+    "#drainEvents",
+    "#onEvent",
+  ]],
+  ["decode the reply and build the Response", [
+    "#respond",
+    "#respondFull",
+    "#respondWith",
+    "#respondStream",
+    "#onBulkResponse",
+    "#readHead",
+    "#headerList",
+    "#feed",
+  ]],
+  ["stream request bodies", ["#pumpBody"]],
+  ["free and reuse slots", [
+    "#release",
+    "#reuse",
+    "#nextWaiting",
+    "#reportCompletion",
+  ]],
+  ["timeouts sweep", ["#checkDeadlines"]],
+];
+const PHASE_OF = new Map(
+  PHASES.flatMap(([phase, names]) => names.map((name) => [name, phase])),
+);
+const OTHER = "Deno.serve and the runtime (no ringpool frame on the stack)";
+
+function phasesOf(
+  nodes: ProfileNode[],
+  samples: number[],
+  timeDeltas: number[],
+): ProfilePhase[] {
+  // Each sample's time is the delta to the next sample.
+  const timeOf = new Map<number, number>();
+  for (let i = 0; i < samples.length; i++) {
+    const delta = timeDeltas[i + 1] ?? 0;
+    timeOf.set(samples[i]!, (timeOf.get(samples[i]!) ?? 0) + delta);
+  }
+  const parent = new Map<number, ProfileNode>();
+  for (const node of nodes) {
+    for (const child of node.children ?? []) parent.set(child, node);
+  }
+  const hits = new Map<string, number>();
+  const micros = new Map<string, number>();
+  let busy = 0;
+  for (const node of nodes) {
+    const count = node.hitCount ?? 0;
+    const name = node.callFrame.functionName;
+    if (count === 0) continue;
+    if (name === "(idle)") {
+      const idle = "idle, or in Deno's Rust code (HTTP parsing, socket I/O)";
+      micros.set(idle, (micros.get(idle) ?? 0) + (timeOf.get(node.id) ?? 0));
+      continue;
+    }
+    busy += count;
+    let phase: string | undefined;
+    if (name === "(garbage collector)") phase = "garbage collection";
+    for (
+      let at: ProfileNode | undefined = node;
+      phase === undefined && at !== undefined;
+      at = parent.get(at.id)
+    ) {
+      phase = PHASE_OF.get(at.callFrame.functionName);
+    }
+    phase ??= OTHER;
+    hits.set(phase, (hits.get(phase) ?? 0) + count);
+    micros.set(phase, (micros.get(phase) ?? 0) + (timeOf.get(node.id) ?? 0));
+  }
+  const phases = [...hits].sort((a, b) => b[1] - a[1]).map((
+    [phase, count],
+  ) => ({
+    phase,
+    busyPercent: Math.round(count / Math.max(1, busy) * 1000) / 10,
+    micros: micros.get(phase) ?? 0,
+  }));
+  for (const [phase, time] of micros) {
+    if (!hits.has(phase)) phases.push({ phase, busyPercent: 0, micros: time });
+  }
+  return phases;
 }
 
 function frameName(frame: CallFrame): string {
@@ -32,13 +137,14 @@ function frameName(frame: CallFrame): string {
 
 /**
  * Connects to the inspector on `inspectPort`, profiles the main isolate
- * while `load()` runs, and returns the top functions by self time.
+ * while `load()` runs, and returns the top functions by self time and the
+ * busy time per phase of a request.
  */
 export async function profileMainThread(
   inspectPort: number,
   load: () => Promise<unknown>,
   top = 15,
-): Promise<ProfileEntry[]> {
+): Promise<{ entries: ProfileEntry[]; phases: ProfilePhase[] }> {
   const targets =
     await (await fetch(`http://127.0.0.1:${inspectPort}/json/list`, {
       signal: AbortSignal.timeout(5000),
@@ -73,7 +179,11 @@ export async function profileMainThread(
     await send("Profiler.start");
     await load();
     const result = await send("Profiler.stop") as {
-      profile?: { nodes: ProfileNode[] };
+      profile?: {
+        nodes: ProfileNode[];
+        samples?: number[];
+        timeDeltas?: number[];
+      };
     };
     const nodes = result.profile?.nodes ?? [];
     const byFrame = new Map<string, number>();
@@ -84,12 +194,17 @@ export async function profileMainThread(
       const name = frameName(node.callFrame);
       byFrame.set(name, (byFrame.get(name) ?? 0) + hits);
     }
-    return [...byFrame].sort((a, b) => b[1] - a[1]).slice(0, top).map((
-      [frame, hits],
-    ) => ({
-      frame,
-      selfPercent: Math.round(hits / Math.max(1, total) * 1000) / 10,
-    }));
+    const entries = [...byFrame].sort((a, b) => b[1] - a[1]).slice(0, top)
+      .map(([frame, hits]) => ({
+        frame,
+        selfPercent: Math.round(hits / Math.max(1, total) * 1000) / 10,
+      }));
+    const phases = phasesOf(
+      nodes,
+      result.profile?.samples ?? [],
+      result.profile?.timeDeltas ?? [],
+    );
+    return { entries, phases };
   } finally {
     socket.close();
     await new Promise((r) => {

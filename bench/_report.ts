@@ -382,14 +382,41 @@ function renderProfiles(result: HttpBenchResult): string {
   if (result.profiles.length === 0) return "";
   return "### ringpool's main thread, sampled\n\n" +
     "V8 CPU profile of the main isolate (inspector protocol, 200 µs sampling; the profiler itself slows the " +
-    "server, so use the shares, not the speed), top functions by self time.\n\n" +
+    "server, so use the shares, not the speed). First the busy time by phase of a request: a sample counts for " +
+    "the innermost ringpool method on its stack (so a Response constructor counts with the method that calls " +
+    "it); its sampled time divided by the requests served while the profiler ran gives µs per request, " +
+    "inflated by the profiler. V8's profiler sees only JavaScript: Deno.serve's Rust side (HTTP parsing, " +
+    "socket I/O) counts as idle. Then the top functions by self time.\n\n" +
     result.profiles.map((p) =>
       `${p.contender}, ${p.workload}:\n\n` +
-      (p.error !== undefined ? `profile failed: ${p.error}` : table(
-        ["function (file:line)", "self %"],
-        p.entries.map((e) => [`\`${e.frame}\``, fmt(e.selfPercent, 1)]),
-      ))
+      (p.error !== undefined ? `profile failed: ${p.error}` : renderPhases(p) +
+        table(
+          ["function (file:line)", "self %"],
+          p.entries.map((e) => [`\`${e.frame}\``, fmt(e.selfPercent, 1)]),
+        ))
     ).join("\n\n");
+}
+
+// Where a request's main-thread time goes: each sample counts for the
+// innermost ringpool method on its stack; its sampled time divided by the
+// requests served while the profiler ran (which slows the server) gives µs.
+function renderPhases(
+  profile: HttpBenchResult["profiles"][number],
+): string {
+  if (profile.phases === undefined || profile.phases.length === 0) return "";
+  const requests = profile.requests ?? 0;
+  return table(
+    [
+      "phase of a request on main",
+      "share of JS samples",
+      "µs/request under the profiler",
+    ],
+    profile.phases.map((p) => [
+      p.phase,
+      p.busyPercent > 0 ? `${fmt(p.busyPercent, 1)} %` : "–",
+      requests > 0 ? fmt(p.micros / requests, 1) : "–",
+    ]),
+  ) + "\n\n";
 }
 
 function renderMemory(result: HttpBenchResult): string {

@@ -26,7 +26,11 @@ import {
 import { figure, type Spread, spread } from "./_stats.ts";
 import { quickOptions, renderHttpMarkdown } from "./_report.ts";
 import { assertWrk, ensureWrk, runWrk } from "./_wrk.ts";
-import { type ProfileEntry, profileMainThread } from "./_profile.ts";
+import {
+  type ProfileEntry,
+  profileMainThread,
+  type ProfilePhase,
+} from "./_profile.ts";
 
 const DENO = Deno.execPath();
 const here = (path: string) => new URL(path, import.meta.url).pathname;
@@ -271,6 +275,10 @@ export interface ProfileResult {
   contender: string;
   workload: string;
   entries: ProfileEntry[];
+  /** Busy time by phase of a request (absent in older results). */
+  phases?: ProfilePhase[];
+  /** Requests served while the profiler ran. */
+  requests?: number;
   error?: string;
 }
 
@@ -726,11 +734,21 @@ async function profile(
   }
   try {
     await warmUp(running.base, cal);
-    const entries = await profileMainThread(
+    let rps = 0;
+    const { entries, phases } = await profileMainThread(
       inspectPort,
-      () => runWorkload(workload, contender, running, cal, config),
+      async () => {
+        rps = (await runWorkload(workload, contender, running, cal, config))
+          .rps;
+      },
     );
-    return { contender: contender.id, workload, entries };
+    return {
+      contender: contender.id,
+      workload,
+      entries,
+      phases,
+      requests: Math.round(rps * config.durationS),
+    };
   } catch (error) {
     return {
       contender: contender.id,
