@@ -852,7 +852,10 @@ function claimBulk(message: BulkRequest): void {
 }
 const bulkTasks: Task[] = [];
 function runBulkTasks(): void {
-  for (const task of bulkTasks.splice(0)) run(handler, task);
+  for (const task of bulkTasks.splice(0)) {
+    // Main may have aborted it (client gone, timeout) since we claimed it.
+    if (!task.aborted) run(handler, task);
+  }
 }
 
 async function inboxLoop(): Promise<void> {
