@@ -1507,8 +1507,15 @@ class RingServer implements PoolServer {
       await drained;
     }
     // Every response is out, so Deno has settled every info.completed:
-    // let the workers hear of it before they go.
-    await Promise.all(this.#reporting);
+    // let the workers hear of it before they go (bounded all the same).
+    if (this.#reporting.size > 0) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        Promise.all(this.#reporting),
+        new Promise((resolve) => timer = setTimeout(resolve, 1000)),
+      ]);
+      clearTimeout(timer);
+    }
     // Close the ring: workers finish and exit.
     this.#requests.close();
     this.#ringDoorbell();

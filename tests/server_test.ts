@@ -115,6 +115,22 @@ Deno.test("info.completed resolves only once Deno.serve has sent the response", 
   assertNoLiveWorkers();
 });
 
+Deno.test("info.completed of a streamed response resolves in the worker, even when shutdown follows at once", async () => {
+  const log = await Deno.makeTempFile();
+  const server = await start();
+  try {
+    const response = await fetch(
+      url(server, `/completed-stream?log=${encodeURIComponent(log)}`),
+    );
+    assert.equal(await response.text(), "chunk\nchunk\nchunk\n");
+  } finally {
+    await server.shutdown();
+  }
+  assert.equal(await Deno.readTextFile(log), "completed");
+  await Deno.remove(log);
+  assertNoLiveWorkers();
+});
+
 Deno.test("maxRequests: the last counted request is served, later ones get 503, and the server shuts itself down", async () => {
   const server = await start({ workers: 2, maxRequests: 3 });
   const answers = await Promise.all(
