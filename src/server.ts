@@ -293,6 +293,8 @@ interface WorkerEntry {
   loaded: boolean;
   /** Bulk requests posted to it and not yet released. */
   bulk: number;
+  /** Told to terminate: it takes no more bulk requests. */
+  stopping: boolean;
 }
 
 /** Request bytes main holds at most for bulk transfer; beyond, bodies stream. */
@@ -464,6 +466,7 @@ class RingServer implements PoolServer {
       ready,
       loaded: false,
       bulk: 0,
+      stopping: false,
     };
     this.#workers[id - 1] = entry;
     return entry;
@@ -764,7 +767,7 @@ class RingServer implements PoolServer {
     let best: WorkerEntry | undefined;
     let bestLoad = this.#settings.concurrency;
     for (const entry of this.#workers) {
-      if (entry === undefined || !entry.loaded) continue;
+      if (entry === undefined || !entry.loaded || entry.stopping) continue;
       // Claimed bulk requests count twice: a fair price for their size.
       const load = Atomics.load(this.#words, W_WORKER_INFLIGHT + entry.id - 1) +
         entry.bulk;
@@ -1400,6 +1403,7 @@ class RingServer implements PoolServer {
           console.error(
             `ringpool: worker ${entry.id} did not let go of a request it was told to abort; terminating it`,
           );
+          entry.stopping = true;
           entry.worker.terminate();
         }
       }
