@@ -719,26 +719,18 @@ async function profile(
   log: (l: string) => void,
 ): Promise<ProfileResult> {
   const inspectPort = freePort();
-  let running: Running;
+  let running: Running | undefined;
   try {
     running = await start(contender, log, [], [
       `--inspect=127.0.0.1:${inspectPort}`,
     ]);
-  } catch (error) {
-    return {
-      contender: contender.id,
-      workload,
-      entries: [],
-      error: (error as Error).message,
-    };
-  }
-  try {
-    await warmUp(running.base, cal);
+    const server = running;
+    await warmUp(server.base, cal);
     let rps = 0;
     const { entries, phases } = await profileMainThread(
       inspectPort,
       async () => {
-        rps = (await runWorkload(workload, contender, running, cal, config))
+        rps = (await runWorkload(workload, contender, server, cal, config))
           .rps;
       },
     );
@@ -757,7 +749,7 @@ async function profile(
       error: (error as Error).message,
     };
   } finally {
-    await running.proc.stop();
+    await running?.proc.stop();
   }
 }
 

@@ -498,7 +498,6 @@ function respondFast(task: Task, response: Response): boolean {
       if (body.byteLength > BULK_BYTES || task.pullOutstanding) return false;
       // Deno's own copy might be shared with a clone: send a copy of it.
       words[task.word + C_RES_HEAD_LEN] = headLength;
-      words[task.word + C_RES_LEN] = headLength;
       sendBulk(task, body.slice());
       return true;
     }

@@ -44,6 +44,20 @@ Deno.test("bench harness measures single Deno.serve on Hello and renders the rep
   assert.ok(checkTargets(result).every((t) => t.met === null));
 });
 
+/** Runs the open-loop driver (Node) and returns its "fast" stream's figures. */
+async function openLoop(config: object) {
+  const out = await new Deno.Command("node", {
+    args: [
+      new URL("../bench/_open_loop.mjs", import.meta.url).pathname,
+      JSON.stringify(config),
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.ok(out.success, new TextDecoder().decode(out.stderr));
+  return JSON.parse(new TextDecoder().decode(out.stdout)).streams.fast;
+}
+
 Deno.test("open-loop driver measures from the intended send time and completes every request", async () => {
   await using server = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen() {} },
@@ -55,16 +69,7 @@ Deno.test("open-loop driver measures from the intended send time and completes e
     drainMs: 1000,
     streams: [{ name: "fast", path: "/", rate: 200, preconnect: 2 }],
   };
-  const out = await new Deno.Command("node", {
-    args: [
-      new URL("../bench/_open_loop.mjs", import.meta.url).pathname,
-      JSON.stringify(config),
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert.ok(out.success, new TextDecoder().decode(out.stderr));
-  const fast = JSON.parse(new TextDecoder().decode(out.stdout)).streams.fast;
+  const fast = await openLoop(config);
   assert.equal(fast.intended, 100);
   assert.equal(fast.completed, 100);
   assert.equal(fast.errors + fast.non2xx + fast.unfinished, 0);
@@ -86,16 +91,7 @@ Deno.test("open-loop driver counts error statuses as failures, not as fast answe
     drainMs: 1000,
     streams: [{ name: "fast", path: "/", rate: 100, preconnect: 1 }],
   };
-  const out = await new Deno.Command("node", {
-    args: [
-      new URL("../bench/_open_loop.mjs", import.meta.url).pathname,
-      JSON.stringify(config),
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert.ok(out.success, new TextDecoder().decode(out.stderr));
-  const fast = JSON.parse(new TextDecoder().decode(out.stdout)).streams.fast;
+  const fast = await openLoop(config);
   assert.equal(fast.completed + fast.non2xx, 30);
   assert.ok(fast.non2xx >= 14, `expected about half 503s, got ${fast.non2xx}`);
   // Failed requests count as having waited until the end of the run, so

@@ -427,7 +427,7 @@ Deno.test("a never-settling handler gets 504 and the worker stays", async () => 
   assertNoLiveWorkers();
 });
 
-Deno.test("bodies between 64 KiB and 1 MiB travel whole and intact, also when every worker is full", async () => {
+Deno.test("bodies between 64 KiB and 1 MiB travel whole and intact under concurrent load", async () => {
   const seed = Date.now() % 100000;
   const next = random(seed);
   const server = await start({ workers: 2, concurrency: 2 });
@@ -457,6 +457,31 @@ Deno.test("bodies between 64 KiB and 1 MiB travel whole and intact, also when ev
       );
       assert.deepEqual(echoed, body, `seed ${seed}, request ${id}`);
     }
+  } finally {
+    await server.shutdown();
+  }
+  assertNoLiveWorkers();
+});
+
+Deno.test("a whole body streams through the slot instead when no worker has room for it", async () => {
+  // One worker, two slots: a bulk request in flight counts twice (in flight
+  // and posted to it), so the second whole body finds no worker with room.
+  const server = await start({ workers: 1, concurrency: 2 });
+  try {
+    const sleeping = text(server, "/sleep?ms=400", {
+      method: "POST",
+      body: new Uint8Array(200 * 1024),
+    });
+    await waitFor(() => server.stats().inFlight === 1, "the sleep starts");
+    const body = new Uint8Array(300 * 1024);
+    for (let i = 0; i < body.length; i += 1024) body[i] = i >> 10;
+    const echoed = await fetch(url(server, "/echo-plain"), {
+      method: "POST",
+      body,
+    });
+    assert.equal(echoed.status, 200);
+    assert.deepEqual(await echoed.bytes(), body);
+    assert.equal((await sleeping).body, "slept 400");
   } finally {
     await server.shutdown();
   }
