@@ -659,7 +659,13 @@ function fail(task: Task, error: unknown): void {
   maybeRelease(task, EV_ERROR);
 }
 
-async function run(handler: Handler, task: Task): Promise<void> {
+/**
+ * Starts the handler. A response it returns synchronously is handed over
+ * at once, before the caller can start another handler; only a promise
+ * waits for a later microtask.
+ */
+function run(handler: Handler, task: Task): void {
+  let result: Response | Promise<Response>;
   try {
     const base = task.base;
     const flags = Atomics.load(words, task.word + C_FLAGS);
@@ -680,15 +686,24 @@ async function run(handler: Handler, task: Task): Promise<void> {
       body: requestBody(task, flags),
     }, task);
     const info = new Info(head[2]!, Number(head[3]), task);
-    const response = await handler.fetch(request, info);
-    if (task.aborted) return;
-    if (!(response instanceof Response)) {
-      throw new TypeError("The handler must return a Response");
-    }
-    await respond(task, response);
+    result = handler.fetch(request, info);
   } catch (error) {
-    fail(task, error);
+    return fail(task, error);
   }
+  if (result instanceof Response) return deliver(task, result);
+  Promise.resolve(result).then(
+    (response) => deliver(task, response),
+    (error) => fail(task, error),
+  );
+}
+
+/** Hands the handler's response to main (its synchronous part runs now). */
+function deliver(task: Task, response: unknown): void {
+  if (task.aborted) return;
+  if (!(response instanceof Response)) {
+    return fail(task, new TypeError("The handler must return a Response"));
+  }
+  respond(task, response).catch((error) => fail(task, error));
 }
 
 // Requests are started only from pump(), which runs in a setImmediate
@@ -827,6 +842,15 @@ function pump(): void {
     setPolling(false);
     passOn();
     run(handler, task);
+    // Main hears of a response handed over synchronously before we start
+    // another handler, which may compute for long.
+    ringMainBell();
+    if (!task.released) {
+      // Its response waits for microtasks (an async handler, a body to
+      // read): let them run before the next handler can hold the thread.
+      // The next ticket stays in the ring for any worker to take.
+      return schedulePump();
+    }
     setPolling(true);
   }
 }
@@ -851,9 +875,17 @@ function claimBulk(message: BulkRequest): void {
 }
 const bulkTasks: Task[] = [];
 function runBulkTasks(): void {
-  for (const task of bulkTasks.splice(0)) {
+  while (bulkTasks.length > 0) {
+    const task = bulkTasks.shift()!;
     // Main may have aborted it (client gone, timeout) since we claimed it.
-    if (!task.aborted) run(handler, task);
+    if (task.aborted) continue;
+    run(handler, task);
+    ringMainBell();
+    if (!task.released && bulkTasks.length > 0) {
+      // As in pump(): its response's microtasks come before the next one.
+      setImmediate(runBulkTasks);
+      return;
+    }
   }
 }
 

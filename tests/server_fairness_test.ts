@@ -1,0 +1,155 @@
+// Per-request fairness: a response whose handler has returned reaches the
+// client while the same worker computes the next request, and a worker
+// claims only the request it starts now.
+import assert from "node:assert/strict";
+import { type PoolServer, serve, type ServeOptions } from "../src/server.ts";
+import { assertNoLiveWorkers } from "./_helpers.ts";
+
+const FAIRNESS = new URL("./fixtures/handlers/fairness.ts", import.meta.url);
+/** How long the slow request computes; the fast ones must not wait for it. */
+const SLOW_MS = 800;
+
+function start(options: Partial<ServeOptions>): Promise<PoolServer> {
+  return serve({
+    handler: FAIRNESS,
+    hostname: "127.0.0.1",
+    port: 0,
+    handleSignals: false,
+    onListen: () => {},
+    ...options,
+  });
+}
+
+async function waitFor(
+  condition: () => boolean,
+  what: string,
+  ms = 10_000,
+): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error(`Timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** GETs `path` and resolves with the moment its whole body had arrived. */
+async function arrival(server: PoolServer, path: string): Promise<number> {
+  const response = await fetch(`http://127.0.0.1:${server.addr.port}${path}`);
+  await response.text();
+  assert.equal(response.status, 200, `${path} answered ${response.status}`);
+  return performance.now();
+}
+
+/**
+ * Holds every worker in a synchronous handler (a gate each), queues `paths`
+ * in that order behind them, then `release`s the gates; resolves with each
+ * path's arrival time.
+ */
+async function queuedBehindGates(
+  server: PoolServer,
+  workers: number,
+  paths: string[],
+  release: (open: (gate: number) => Promise<void>) => Promise<void> = (
+    open,
+  ) => Promise.all(Array.from({ length: workers }, (_, i) => open(i))).then(),
+): Promise<number[]> {
+  const dir = await Deno.makeTempDir();
+  try {
+    const gates: Promise<number>[] = [];
+    for (let i = 0; i < workers; i++) {
+      const file = encodeURIComponent(`${dir}/gate-${i}`);
+      gates.push(arrival(server, `/gate?file=${file}`));
+      await waitFor(
+        () => server.stats().inFlight === i + 1 && server.stats().queued === 0,
+        `gate ${i} is claimed by a worker`,
+      );
+    }
+    const arrivals: Promise<number>[] = [];
+    for (const [i, path] of paths.entries()) {
+      arrivals.push(arrival(server, path));
+      // One at a time, so the ring holds them in this order.
+      await waitFor(
+        () => server.stats().queued === i + 1,
+        `${path} is queued behind the gates`,
+      );
+    }
+    await release((gate) => Deno.writeTextFile(`${dir}/gate-${gate}`, "open"));
+    await Promise.all(gates);
+    return await Promise.all(arrivals);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+for (
+  const fast of ["/fast", "/fast-headers", "/fast-async"] as const
+) {
+  Deno.test(`a ${fast} response reaches the client while its worker computes the next, slow request`, async () => {
+    const server = await start({ workers: 1, concurrency: 16 });
+    try {
+      const [fastAt, slowAt] = await queuedBehindGates(server, 1, [
+        fast,
+        `/busy?ms=${SLOW_MS}`,
+      ]);
+      const lead = slowAt! - fastAt!;
+      assert.ok(
+        lead > SLOW_MS / 2,
+        `${fast} arrived only ${
+          lead.toFixed(0)
+        } ms before the ${SLOW_MS} ms request claimed after it: it waited for it`,
+      );
+    } finally {
+      await server.shutdown();
+    }
+    assertNoLiveWorkers();
+  });
+}
+
+Deno.test("fast requests queued around a slow one on two workers all arrive while it computes", async () => {
+  const server = await start({ workers: 2, concurrency: 16 });
+  try {
+    const paths = ["/fast", `/busy?ms=${SLOW_MS}`, "/fast-headers", "/fast"];
+    // The first worker to leave its gate finds the fast request and the
+    // slow one next to it; the second leaves once both are taken.
+    const times = await queuedBehindGates(server, 2, paths, async (open) => {
+      await open(0);
+      await waitFor(
+        () => server.stats().queued <= 2,
+        "the first worker takes the first two requests",
+      );
+      await open(1);
+    });
+    const slowAt = times[1]!;
+    for (const [i, at] of times.entries()) {
+      if (i === 1) continue;
+      assert.ok(
+        slowAt - at > SLOW_MS / 2,
+        `${paths[i]} (#${i}) arrived only ${
+          (slowAt - at).toFixed(0)
+        } ms before the slow request: it waited for it`,
+      );
+    }
+  } finally {
+    await server.shutdown();
+  }
+  assertNoLiveWorkers();
+});
+
+Deno.test("async handlers on one worker still overlap up to its concurrency", async () => {
+  const server = await start({ workers: 1, concurrency: 4 });
+  try {
+    const sleeping = Array.from(
+      { length: 4 },
+      () => arrival(server, "/sleep?ms=3000"),
+    );
+    await waitFor(
+      () => server.stats().inFlight === 4,
+      "four sleeping requests in flight on one worker at once",
+    );
+    assert.equal(server.stats().queued, 0);
+    await Promise.all(sleeping);
+  } finally {
+    await server.shutdown();
+  }
+  assertNoLiveWorkers();
+});
