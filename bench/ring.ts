@@ -19,7 +19,7 @@
 import { isMainThread, parentPort, workerData } from "node:worker_threads";
 import type { Worker } from "node:worker_threads";
 import { RingBuffer } from "../src/ring_buffer.ts";
-import { spawnWorker } from "../src/_live_workers.ts";
+import { spawnWorker } from "../src/_workers/live.ts";
 
 /** One measured case. */
 export interface RingBenchResult {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import type { Worker } from "node:worker_threads";
 import { RING_VALUE_MAX, RingBuffer, RingClosedError } from "../mod.ts";
-import { spawnWorker } from "../src/_live_workers.ts";
+import { spawnWorker } from "../src/_workers/live.ts";
 import { assertNoLiveWorkers } from "./_helpers.ts";
 import type { RingWorkerJob, RingWorkerResult } from "./fixtures/ring_jobs.ts";
 import { ITEM_SPAN, SLOT_WORDS } from "./fixtures/ring_jobs.ts";

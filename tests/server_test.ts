@@ -463,9 +463,9 @@ Deno.test("bodies between 64 KiB and 1 MiB travel whole and intact under concurr
   assertNoLiveWorkers();
 });
 
-Deno.test("a whole body streams through the slot instead when no worker has room for it", async () => {
-  // One worker, two slots: a bulk request in flight counts twice (in flight
-  // and posted to it), so the second whole body finds no worker with room.
+Deno.test("a second whole body on a worker already running one arrives intact", async () => {
+  // One worker, two slots: both bulk bodies are fetched by the same worker,
+  // the second while the first request's handler still sleeps.
   const server = await start({ workers: 1, concurrency: 2 });
   try {
     const sleeping = text(server, "/sleep?ms=400", {
@@ -488,7 +488,7 @@ Deno.test("a whole body streams through the slot instead when no worker has room
   assertNoLiveWorkers();
 });
 
-Deno.test("a whole body posted to a worker stuck in a busy loop gets 504 and the worker is replaced", async () => {
+Deno.test("a whole body queued behind a worker stuck in a busy loop gets 504, and the replacement echoes bodies", async () => {
   const server = await start({
     workers: 1,
     concurrency: 2,
@@ -497,7 +497,7 @@ Deno.test("a whole body posted to a worker stuck in a busy loop gets 504 and the
   try {
     const spinning = text(server, "/spin");
     await waitFor(() => server.stats().inFlight === 1, "the spin starts");
-    // The worker has room, so the body goes to it by message; it never reads it.
+    // The worker never claims it, so its body is never sent.
     const posted = await text(server, "/echo", {
       method: "POST",
       body: new Uint8Array(200 * 1024),

@@ -41,8 +41,8 @@ async function load(relative: string): Promise<string> {
 // Loaded once per worker when the module is imported: a worker that cannot
 // find its pages fails at start-up, where serve() reports it, not per request.
 const [hello, notFound] = await Promise.all([
-  load("../static/hello.html"),
-  load("../static/404.html"),
+  load("../../static/hello.html"),
+  load("../../static/404.html"),
 ]);
 
 function page(body: string, status = 200): Response {

@@ -18,7 +18,7 @@ export const KIND_V8 = 2;
 export const KIND_MESSAGE = 3;
 /** Low bits of a kind word that hold one of the kinds above. */
 export const KIND_MASK = 0xf;
-/** Flag on a result kind: the job threw; the value is a {@linkcode WireError}. */
+/** Flag on a result kind: the job threw an `Error`; the value is its WireError (_common/wire_error.ts). */
 export const FLAG_ERROR = 0x10;
 /** Flag on a result kind: the job threw a value that is not an `Error`. */
 export const FLAG_THROWN_VALUE = 0x20;
@@ -27,14 +27,6 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 // Plain-value checks deeper than this are not worth it (and catch cycles).
 const MAX_PLAIN_DEPTH = 16;
-
-/** An `Error` reduced to what survives a thread hop with its identity. */
-export interface WireError {
-  name: string;
-  message: string;
-  stack?: string;
-  code?: string | number;
-}
 
 /** Whether JSON round-trips `value` exactly. */
 export function isPlainJson(value: unknown, depth = 0): boolean {
@@ -141,54 +133,4 @@ export function encodeText(
 ): number | undefined {
   const { read, written } = encoder.encodeInto(text, target);
   return read === text.length ? written : undefined;
-}
-
-/** Reduces a thrown `Error` to a {@linkcode WireError}. */
-export function toWireError(error: Error): WireError {
-  const wire: WireError = {
-    name: String(error.name),
-    message: String(error.message),
-  };
-  if (typeof error.stack === "string") wire.stack = error.stack;
-  const code = (error as { code?: unknown }).code;
-  if (typeof code === "string" || typeof code === "number") wire.code = code;
-  return wire;
-}
-
-const constructors: Record<string, ErrorConstructor> = {
-  Error,
-  TypeError,
-  RangeError,
-  SyntaxError,
-  ReferenceError,
-  EvalError,
-  URIError,
-};
-
-/**
- * Rebuilds an `Error` from a {@linkcode WireError}: the same class for the
- * built-in ones (so `instanceof TypeError` holds), the same name, message
- * and stack text otherwise.
- */
-export function fromWireError(wire: WireError): Error {
-  const Constructor = constructors[wire.name] ?? Error;
-  const error = new Constructor(wire.message);
-  if (error.name !== wire.name) {
-    Object.defineProperty(error, "name", {
-      value: wire.name,
-      writable: true,
-      configurable: true,
-    });
-  }
-  if (wire.stack !== undefined) {
-    Object.defineProperty(error, "stack", {
-      value: wire.stack,
-      writable: true,
-      configurable: true,
-    });
-  }
-  if (wire.code !== undefined) {
-    (error as Error & { code?: string | number }).code = wire.code;
-  }
-  return error;
 }

@@ -23,8 +23,8 @@
 //                    | word 4 WAKING: workers notified, not yet polling |
 //                    | word 5 BUSY_BELL, word 6 IDLE_BUSY (main->wrk)    |
 //                    | word 8 MAIN_BELL, word 9 MAIN_SLEEPING (wrk->main)|
-//                    | word 16 + (id - 1): requests in flight on worker |
-//                    | word 1040 + (id - 1): 1 while worker id polls    |
+//                    | word 16 + index: requests in flight on a worker  |
+//                    | word 1040 + index: 1 while that worker polls     |
 //        SLOTS_BASE  +--------------------------------------------------+
 //                    | slot 0 | slot 1 | ... | slot n-1                  |
 //                    +--------------------------------------------------+
@@ -42,30 +42,8 @@
 // "\n" can separate every field because neither URLs (serialised by the URL
 // parser) nor header names or values (validated by Headers) may contain it.
 //
-// Wake-ups are coalesced through two doorbells instead of the rings' own
-// waiting: a sleeper announces itself (IDLE_WORKERS / MAIN_SLEEPING), re-checks
-// the ring, then waits on its bell; the other side pushes, then rings only if
-// someone announced sleep, at most once per turn of its event loop. The push
-// and the announcement are both seq-cst, so one side always sees the other.
-//
-// Main does not ring at all while a worker is POLLING, i.e. between handler
-// calls and certain to pop the ring again before it sleeps: a wake-up costs
-// main ~7 µs of CPU, as much as Deno.serve spends on a whole request. A
-// worker leaves POLLING before it runs a handler (which may compute for a
-// long time) and then, if tickets are still queued, rings for the others
-// itself. Leaving POLLING and the push are seq-cst too: either main sees the
-// worker polling and the worker, re-checking the ring after leaving, sees
-// the ticket; or main sees it gone and rings. Likewise main does not ring
-// again while a worker it (or a worker) notified is still WAKING: that
-// worker starts polling, then leaves WAKING, then pops. Only idle workers,
-// blocked in Atomics.wait on DOORBELL, count as WAKING: they poll at once.
-// A worker with handlers in flight waits on BUSY_BELL with waitAsync (its
-// handlers need the event loop), and its next pop may queue behind their
-// work, so nothing skips ringing on its account.
-//
-// A worker that dies cannot take itself out of these counts: main then
-// subtracts its POLLING flag and zeroes WAKING. Both only ever err towards
-// an extra wake-up, never a lost one.
+// Wake-ups go through the doorbell words (word 1 to 9 and the per-worker
+// polling flags), whose protocol is drawn in ./doorbell.ts.
 //
 // Ownership: main writes the head and FLAGS, then pushes the ticket. A worker
 // owns the slot from its successful CAS on C_CLAIM until it sends an event
@@ -81,13 +59,15 @@
 // IN_COMPLETED or IN_COMPLETED_FAILED for that slot; only then is the slot
 // reused, so the event cannot be mistaken for a later request's.
 //
-// Bulk bodies (above CHUNK_BYTES, up to BULK_BYTES, when whole): a request
-// body main has read in full goes by postMessage to the worker with the
-// fewest requests in flight (a BulkRequest; the head is still in the slot,
-// and the message orders it). A response body the handler produced at once
-// goes back the same way (a BulkResponse), which also releases the slot.
-// Only one of the two channels carries a slot's events at a time: a worker
-// sends a BulkResponse only when no PULL of its is unanswered.
+// Bulk bodies (above CHUNK_BYTES, up to BULK_BYTES, when whole) travel by
+// postMessage with their ArrayBuffer transferred. A request body main has
+// read in full is marked F_BODY_MESSAGE and its ticket goes through the
+// ring like any other; the worker that claims it asks for the body
+// (BodyWanted) and main answers (BodyMessage). A response body the handler
+// produced at once goes back the same way (BulkResponse), which also
+// releases the slot. Only one of the two channels carries a slot's events
+// at a time: a worker sends a BulkResponse only when no PULL of its is
+// unanswered.
 
 /** Bits of a ticket that name the slot. */
 export const SLOT_BITS = 12;
@@ -127,9 +107,10 @@ export const W_IDLE_BUSY = 6;
 export const W_MAIN_BELL = 8;
 /** 1 while main is between announcing sleep on W_MAIN_BELL and waking. */
 export const W_MAIN_SLEEPING = 9;
+/** Per worker (by index): requests in flight on it. */
 export const W_WORKER_INFLIGHT = 16;
 export const MAX_WORKERS = 1024;
-/** Per worker: 1 while it counts in W_POLLING. */
+/** Per worker (by index): 1 while it counts in W_POLLING. */
 export const W_WORKER_POLLING = W_WORKER_INFLIGHT + MAX_WORKERS;
 export const SLOTS_BASE = (W_WORKER_POLLING + MAX_WORKERS) * 4;
 
@@ -165,7 +146,7 @@ export const C_WANTS_COMPLETED = 7;
 export const F_ABORTED = 1;
 export const F_BODY_INLINE = 2;
 export const F_BODY_STREAM = 4;
-/** The whole body comes by postMessage (a BulkRequest), not through REQ_AREA. */
+/** The whole body comes by postMessage (BodyWanted, BodyMessage), not through REQ_AREA. */
 export const F_BODY_MESSAGE = 8;
 
 /**
@@ -204,9 +185,8 @@ export const IN_COMPLETED = 6;
 /** The response did not reach the client in full (it rejected). */
 export const IN_COMPLETED_FAILED = 7;
 
-/** The data passed to each worker. */
+/** The server's part of each worker's `workerData`. */
 export interface WorkerData {
-  workerId: number;
   handler: string;
   concurrency: number;
   slotCount: number;
@@ -216,11 +196,16 @@ export interface WorkerData {
   inbox: SharedArrayBuffer;
 }
 
-/** Messages a worker posts to the main thread. */
-export type WorkerMessage =
-  | { type: "ready" }
-  | { type: "load-error"; message: string; stack?: string }
-  | BulkResponse;
+/** Messages a worker posts to main, besides the supervision ones. */
+export type WorkerMessage = BodyWanted | BulkResponse;
+
+/** The worker claimed a slot marked F_BODY_MESSAGE and wants its body. */
+export interface BodyWanted {
+  type: "body-wanted";
+  slot: number;
+  /** The ticket the worker claimed: a late answer cannot feed a later request. */
+  ticket: number;
+}
 
 /**
  * A whole response body, its head already in RES_AREA. Sending it releases
@@ -232,30 +217,21 @@ export interface BulkResponse {
   body: ArrayBuffer;
 }
 
-/**
- * A request assigned to one worker, with its whole body (F_BODY_MESSAGE).
- * Its ticket never enters the request ring: the worker claims the slot on
- * receipt.
- */
-export interface BulkRequest {
-  type: "request";
+/** Main's answer to a BodyWanted: the whole request body. */
+export interface BodyMessage {
+  type: "body";
   slot: number;
+  /** The ticket of the BodyWanted it answers. */
+  ticket: number;
   body: ArrayBuffer;
 }
 
 /** Byte offset of a slot in the control buffer. */
-export function slotBase(slot: number): number {
+export function slotOffset(slot: number): number {
   return SLOTS_BASE + slot * SLOT_BYTES;
 }
 
 /** Bytes the control buffer needs for `slotCount` slots. */
 export function controlBytes(slotCount: number): number {
   return SLOTS_BASE + slotCount * SLOT_BYTES;
-}
-
-/** Smallest power of two >= n (and >= 2). */
-export function ringCapacity(n: number): number {
-  let capacity = 2;
-  while (capacity < n) capacity *= 2;
-  return capacity;
 }

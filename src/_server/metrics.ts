@@ -3,7 +3,7 @@
 // Only allocated when `metricsPath` is set, so the hot path pays nothing
 // otherwise.
 
-import type { ServerStats } from "./server.ts";
+import type { ServerStats } from "./stats.ts";
 
 /** Histogram bucket bounds in seconds (Prometheus' default buckets). */
 const BOUNDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];

@@ -9,9 +9,12 @@
 //   word 2           COMPLETED  jobs that returned a value
 //   word 3           FAILED     jobs that threw, or were lost with their worker
 //   word 16 + 8w     worker w:  W_IN_FLIGHT, W_COMPLETED, W_FAILED, W_ID,
-//                               W_LOADED, (3 words unused)
-//   slotBase + 8s    slot s:    S_STATE, S_NAME_LEN, S_REQ_KIND, S_REQ_LEN,
-//                               S_RES_KIND, S_RES_LEN, (2 words unused)
+//                               (4 words unused)
+//   firstSlotWord    slot s:    S_STATE, S_NAME_LEN, S_REQ_KIND, S_REQ_LEN,
+//     + 8s                      S_RES_KIND, S_RES_LEN, (2 words unused)
+//
+//   Whether a worker has loaded the job module is not here: that is the
+//   LOADED word of its WorkerSet's supervision buffer (_workers/supervision.ts).
 //
 //   S_STATE = state | (owner << OWNER_SHIFT); owner = worker index + 1, set
 //   by the same compare-and-swap that claims the job, so when a worker dies
@@ -29,7 +32,7 @@
 //        request:  name (S_NAME_LEN bytes, UTF-8) | arguments (S_REQ_LEN bytes)
 //        result:   result (S_RES_LEN bytes), written over the request
 //
-// Kinds (S_REQ_KIND, S_RES_KIND) are the KIND_* and FLAG_* of _codec.ts.
+// Kinds (S_REQ_KIND, S_RES_KIND) are the KIND_* and FLAG_* of codec.ts.
 
 export const QUEUED_COUNT = 0;
 export const RUNNING_COUNT = 1;
@@ -42,9 +45,6 @@ export const W_IN_FLIGHT = 0;
 export const W_COMPLETED = 1;
 export const W_FAILED = 2;
 export const W_ID = 3;
-// Set by the worker once its module loaded, before it takes any job: its
-// "ready" message may still be in flight when it dies.
-export const W_LOADED = 4;
 
 export const SLOT_STRIDE = 8;
 export const S_STATE = 0;
@@ -67,36 +67,39 @@ export function workerWord(index: number, field: number): number {
   return WORKER_BASE + WORKER_STRIDE * index + field;
 }
 
-/** First slot word, after the worker words, on its own 64-byte line. */
-export function slotBase(size: number): number {
+/** Word index of the first slot word, after the worker words, on its own 64-byte line. */
+export function firstSlotWord(size: number): number {
   return (WORKER_BASE + WORKER_STRIDE * size + 15) & ~15;
 }
 
 /** Int32 words the control block needs. */
 export function controlWords(size: number, slots: number): number {
-  return slotBase(size) + SLOT_STRIDE * slots;
+  return firstSlotWord(size) + SLOT_STRIDE * slots;
 }
 
-/** What a pool worker receives as `workerData`. */
-export interface PoolWorkerData {
-  /** URL of the job module. */
-  module: string;
+/** The shared buffers of a pool, as a worker receives them. */
+export interface PoolBuffers {
   jobs: SharedArrayBuffer;
   completions: SharedArrayBuffer;
   control: SharedArrayBuffer;
   data: SharedArrayBuffer;
-  /** Position of the worker in the pool (0-based); owner = index + 1. */
-  index: number;
   /** Pool size, to find the slot words. */
   size: number;
-  concurrency: number;
   slotBytes: number;
 }
 
-/** Worker → main thread messages. */
+/**
+ * What a pool worker receives as `workerData`, besides its WorkerSet's
+ * supervision data (its `index`: owner = index + 1).
+ */
+export interface PoolWorkerData extends PoolBuffers {
+  /** URL of the job module. */
+  module: string;
+  concurrency: number;
+}
+
+/** Worker → main thread messages (besides "ready" and "load-error"). */
 export type WorkerMessage =
-  | { type: "ready" }
-  | { type: "loadError"; error: unknown }
   | { type: "need"; slot: number }
   | { type: "result"; slot: number; value: unknown };
 

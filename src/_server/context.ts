@@ -1,0 +1,98 @@
+// The one state object the parts of the server's main thread share, the
+// way Deno's 00_serve.ts passes a context into its callbacks: the shared
+// memory, the tables, the lifecycle, and the parts themselves (each part
+// reaches the others through it, so none holds a web of references).
+import type { RingBuffer } from "../ring_buffer.ts";
+import type { Member, WorkerSet } from "../_workers/worker_set.ts";
+import type { Admission } from "./admission.ts";
+import type { MainDoorbell } from "./doorbell.ts";
+import type { Dispatcher } from "./dispatch.ts";
+import type { EventCollector } from "./events.ts";
+import type { Faults } from "./faults.ts";
+import type { Lifecycle } from "./lifecycle.ts";
+import type { RequestMetrics } from "./metrics.ts";
+import type { WaitingQueue } from "./queue.ts";
+import type { Releaser } from "./release.ts";
+import type { RequestBodies } from "./request_body.ts";
+import type { Responder } from "./respond.ts";
+import type { Settings } from "./settings.ts";
+import type { Slot, SlotTable } from "./slots.ts";
+import type { ServerStats } from "./stats.ts";
+import { C_OWNER } from "./wire.ts";
+
+/** What main keeps per worker, beside what its WorkerSet keeps. */
+export interface WorkerLink {
+  /** Events main -> this worker (credits, body chunks, aborts, completions). */
+  readonly inbox: RingBuffer;
+}
+
+/** A worker of the server, as its WorkerSet holds it. */
+export type ServerWorker = Member<WorkerLink>;
+
+/**
+ * Where the server is in its life:
+ *
+ *   starting ──listen──▶ serving ──drain starts──▶ unready ──readinessDelay──▶ draining ──joined──▶ stopped
+ *
+ * - unready: the readiness path answers 503; everything else is still served.
+ * - draining: new requests get 503 with `Connection: close`.
+ */
+export type ServerPhase =
+  | "starting"
+  | "serving"
+  | "unready"
+  | "draining"
+  | "stopped";
+
+/** The server's shared state and parts. */
+export interface ServerContext {
+  readonly settings: Settings;
+  /** The control buffer, as bytes and as Int32 words. */
+  readonly bytes: Uint8Array;
+  readonly words: Int32Array;
+  /** Tickets, main -> workers. */
+  readonly requests: RingBuffer;
+  /** Events, workers -> main. */
+  readonly events: RingBuffer;
+  readonly doorbell: MainDoorbell;
+  readonly slots: SlotTable;
+  readonly queue: WaitingQueue;
+  readonly workers: WorkerSet<WorkerLink>;
+  /** Responses by status and latency, only when `metricsPath` is set. */
+  readonly metrics: RequestMetrics | undefined;
+  readonly admission: Admission;
+  readonly dispatcher: Dispatcher;
+  readonly collector: EventCollector;
+  readonly responder: Responder;
+  readonly bodies: RequestBodies;
+  readonly releaser: Releaser;
+  readonly faults: Faults;
+  readonly lifecycle: Lifecycle;
+  /** The counters of PoolServer.stats(). */
+  readonly stats: () => ServerStats;
+  /** Deno's server, once listening. */
+  http: Deno.HttpServer<Deno.NetAddr> | undefined;
+  phase: ServerPhase;
+  /** Requests counted against `maxRequests`. */
+  taken: number;
+  /** Requests whose slot a worker released, since start. */
+  completed: number;
+}
+
+/** Whether answers should close their connection (draining, or past maxRequests). */
+export function closing(ctx: ServerContext): boolean {
+  return ctx.phase === "draining" || ctx.phase === "stopped" ||
+    (ctx.settings.maxRequests !== undefined &&
+      ctx.taken >= ctx.settings.maxRequests);
+}
+
+/** Sends `type` for `slot` to the worker that owns it, if one does. */
+export function tellOwner(ctx: ServerContext, slot: Slot, type: number): void {
+  const owner = Atomics.load(ctx.words, slot.word + C_OWNER);
+  const worker = ctx.workers.at(owner - 1);
+  if (worker === undefined) return;
+  // Inboxes are sized for every event a worker's slots can have pending.
+  if (!worker.data.inbox.tryPush((slot.id << 4) | type)) {
+    console.error(`ringpool: worker ${owner}'s inbox overflowed`);
+  }
+}

@@ -1,0 +1,134 @@
+// Faults: giving up on a request (timeout, client gone, invalid response,
+// shutdown), the sweep that enforces requestTimeout and notices clients
+// that leave, and reclaiming the requests of a worker that exited.
+import { type ServerContext, type ServerWorker, tellOwner } from "./context.ts";
+import type { Slot } from "./slots.ts";
+import {
+  C_CLAIM,
+  C_FLAGS,
+  C_OWNER,
+  F_ABORTED,
+  IN_ABORT,
+  W_WORKER_INFLIGHT,
+} from "./wire.ts";
+
+/** Why main gave up on a request; each has its answer. */
+export type AbortReason = "client" | "timeout" | "invalid" | "shutdown";
+
+const ANSWERS: Record<AbortReason, [number, string]> = {
+  client: [503, "Service Unavailable"],
+  timeout: [504, "Gateway Timeout"],
+  invalid: [500, "Internal Server Error"],
+  shutdown: [503, "Service Unavailable"],
+};
+
+/** Aborts, deadlines and dead workers. */
+export class Faults {
+  readonly #ctx: ServerContext;
+
+  constructor(ctx: ServerContext) {
+    this.#ctx = ctx;
+  }
+
+  /**
+   * Gives up on a request: answers it (unless answered), tells the worker
+   * to stop, and frees the slot if no worker holds it.
+   */
+  abort(slot: Slot, why: AbortReason): void {
+    if (slot.job === undefined || slot.state === "aborted") return;
+    const ctx = this.#ctx;
+    const [status, text] = ANSWERS[why];
+    ctx.responder.respond(slot, ctx.responder.plain(status, text));
+    slot.state = "aborted";
+    slot.abortedAt = performance.now();
+    slot.stream?.fail(`The response was cut off (${why})`);
+    slot.feed?.cancel();
+    const words = ctx.words;
+    // Set the flag before reading the owner; the worker stores the owner
+    // before reading the flag (see worker/pump.ts).
+    Atomics.or(words, slot.word + C_FLAGS, F_ABORTED);
+    if (
+      Atomics.compareExchange(words, slot.word + C_CLAIM, slot.ticket, 0) ===
+        slot.ticket
+    ) {
+      // Still queued: no worker will ever take it now.
+      ctx.dispatcher.cancelled();
+      ctx.releaser.release(slot);
+      return;
+    }
+    if (Atomics.load(words, slot.word + C_OWNER) !== 0) {
+      tellOwner(ctx, slot, IN_ABORT);
+    }
+  }
+
+  /** Runs every 5-250 ms: timeouts, clients that left, stuck workers. */
+  sweep(): void {
+    const ctx = this.#ctx;
+    ctx.collector.collect();
+    const now = performance.now();
+    const timeout = ctx.settings.requestTimeout;
+    for (const job of ctx.queue.waiting()) {
+      job.stale = true;
+      if (!job.settled && now - job.start > timeout) {
+        // Left in the queue; answered now, skipped when its turn comes.
+        job.settled = true;
+        job.resolve(ctx.responder.plain(504, "Gateway Timeout"));
+      }
+    }
+    // A worker that has not let go of an aborted request by then is stuck
+    // in synchronous code: only terminating it frees the thread.
+    const grace = Math.min(Math.max(timeout / 2, 100), 1000);
+    for (const slot of ctx.slots.busy) {
+      if (slot.state === "aborted") {
+        if (!slot.terminateSent && now - slot.abortedAt > grace) {
+          this.#terminateOwner(slot);
+        }
+      } else if (!slot.answered) {
+        if (now - slot.job!.start > timeout) this.abort(slot, "timeout");
+        else if (!slot.watching) this.#watch(slot);
+      }
+    }
+  }
+
+  /** The worker exited: answers its requests 502 and frees their slots. */
+  reclaim(worker: ServerWorker): void {
+    const ctx = this.#ctx;
+    // Events the worker sent before it died come first.
+    ctx.collector.collect();
+    for (const slot of [...ctx.slots.busy]) {
+      if (Atomics.load(ctx.words, slot.word + C_OWNER) !== worker.index + 1) {
+        continue;
+      }
+      ctx.responder.respond(slot, ctx.responder.plain(502, "Bad Gateway"));
+      slot.state = "aborted";
+      slot.stream?.fail(`Worker ${worker.index + 1} exited`);
+      slot.feed?.cancel();
+      ctx.releaser.release(slot);
+    }
+    Atomics.store(ctx.words, W_WORKER_INFLIGHT + worker.index, 0);
+    ctx.doorbell.forget(worker.index);
+  }
+
+  /**
+   * Only requests that outlive a sweep watch for the client leaving:
+   * touching request.signal costs Deno an AbortSignal and a DOMException
+   * per request, too much for the fast path.
+   */
+  #watch(slot: Slot): void {
+    const signal = slot.job!.request.signal;
+    slot.watching = true;
+    signal.addEventListener("abort", slot.onClientAbort);
+    if (signal.aborted) this.abort(slot, "client");
+  }
+
+  #terminateOwner(slot: Slot): void {
+    const owner = Atomics.load(this.#ctx.words, slot.word + C_OWNER);
+    const worker = this.#ctx.workers.at(owner - 1);
+    if (worker === undefined) return;
+    slot.terminateSent = true;
+    console.error(
+      `ringpool: worker ${owner} did not let go of a request it was told to abort; terminating it`,
+    );
+    this.#ctx.workers.terminate(worker);
+  }
+}

@@ -1,0 +1,14 @@
+// The counters serve()'s handle reports, read from shared memory without
+// messaging the workers. The public type is re-exported by src/server.ts.
+
+/** Counters of a running {@linkcode PoolServer}. */
+export interface ServerStats {
+  /** Requests waiting for a worker. */
+  queued: number;
+  /** Requests a worker is handling. */
+  inFlight: number;
+  /** Requests answered since start. */
+  completed: number;
+  /** Per worker: requests in flight on it. */
+  workers: { id: number; inFlight: number }[];
+}

@@ -1,0 +1,126 @@
+// The one state object of a server worker, shared by its parts (pump,
+// run, respond, inbox): the shared memory, the tasks it holds, and the
+// sending of events to main, which is where a slot is released.
+import { workerData } from "node:worker_threads";
+import { RingBuffer } from "../../ring_buffer.ts";
+import type { SupervisionData } from "../../_workers/supervision.ts";
+import { WorkerDoorbell } from "../doorbell.ts";
+import {
+  EV_RELEASE,
+  EV_RELEASE_ONLY,
+  W_WORKER_INFLIGHT,
+  type WorkerData,
+} from "../wire.ts";
+import type { Pump } from "./pump.ts";
+import type { Task } from "./task.ts";
+
+/** The user's module: `export default { fetch }`. */
+export interface Handler {
+  fetch(
+    request: Request,
+    info: ServeHandlerInfo,
+  ): Response | Promise<Response>;
+}
+
+/** The second argument of the handler, like `Deno.ServeHandlerInfo`. */
+export interface ServeHandlerInfo {
+  remoteAddr: { transport: "tcp"; hostname: string; port: number };
+  completed: Promise<void>;
+  workerId: number;
+}
+
+/** This worker's shared state. */
+export class WorkerContext {
+  readonly data: WorkerData & SupervisionData;
+  /** The public worker id: position + 1. */
+  readonly workerId: number;
+  readonly bytes: Uint8Array;
+  readonly words: Int32Array;
+  readonly requests: RingBuffer;
+  readonly events: RingBuffer;
+  readonly inbox: RingBuffer;
+  readonly doorbell: WorkerDoorbell;
+  /** The tasks holding a slot, by slot id. */
+  readonly tasks = new Map<number, Task>();
+  /**
+   * Per slot, the `info.completed` of released requests, oldest first: main
+   * answers each with IN_COMPLETED(_FAILED) once the client has the response.
+   */
+  readonly awaitingCompletion = new Map<
+    number,
+    ((delivered: boolean) => void)[]
+  >();
+  /** Tasks holding a slot. */
+  inFlight = 0;
+  handler!: Handler;
+  pump!: Pump;
+  /** Resolves once the ring is closed and drained and no task holds a slot. */
+  readonly drained: Promise<void>;
+  readonly #resolveDrained: () => void;
+
+  constructor(data = workerData as WorkerData & SupervisionData) {
+    this.data = data;
+    this.workerId = data.index + 1;
+    this.bytes = new Uint8Array(data.control);
+    this.words = new Int32Array(data.control);
+    this.requests = RingBuffer.from(data.requests);
+    this.events = RingBuffer.from(data.events);
+    this.inbox = RingBuffer.from(data.inbox);
+    this.doorbell = new WorkerDoorbell(this.words, data.index, this.requests);
+    let resolve!: () => void;
+    this.drained = new Promise((done) => resolve = done);
+    this.#resolveDrained = resolve;
+  }
+
+  /** A slot claimed: counted in flight here and in shared memory. */
+  claimed(task: Task): void {
+    this.tasks.set(task.slot, task);
+    this.inFlight++;
+    Atomics.add(this.words, W_WORKER_INFLIGHT + this.data.index, 1);
+  }
+
+  /** Sends an event to main; with the RELEASE bit the slot is main's again. */
+  send(task: Task, type: number): void {
+    let event = (task.slot << 4) | type;
+    if (type & EV_RELEASE) this.released(task);
+    if (type === EV_RELEASE) {
+      event = (task.slot << 4) | EV_RELEASE_ONLY | EV_RELEASE;
+    }
+    // The event ring is sized so it cannot fill; push() only waits if main
+    // stalls, and only for a moment.
+    this.events.push(event);
+    this.doorbell.pushed();
+  }
+
+  /** Our side of a release (by event or by a BulkResponse). */
+  released(task: Task): void {
+    task.released = true;
+    this.tasks.delete(task.slot);
+    this.inFlight--;
+    Atomics.sub(this.words, W_WORKER_INFLIGHT + this.data.index, 1);
+    if (task.settleCompleted !== undefined) {
+      const queue = this.awaitingCompletion.get(task.slot);
+      if (queue === undefined) {
+        this.awaitingCompletion.set(task.slot, [task.settleCompleted]);
+      } else queue.push(task.settleCompleted);
+    }
+    if (
+      this.inFlight === 0 && this.requests.closed &&
+      this.requests.length === 0
+    ) {
+      this.#resolveDrained();
+    } else if (this.inFlight === this.data.concurrency - 1) {
+      // Below capacity again: the pump may take tickets.
+      this.pump.schedule();
+    }
+  }
+
+  /** Nothing left to do: the ring is closed and drained, no task holds a slot. */
+  checkDrained(): boolean {
+    if (this.requests.closed && this.requests.length === 0) {
+      if (this.inFlight === 0) this.#resolveDrained();
+      return true;
+    }
+    return false;
+  }
+}

@@ -1,0 +1,117 @@
+// Deno's fast path for plain responses, used to skip a ReadableStream.
+import type { WorkerContext } from "./context.ts";
+import { finish } from "./finish.ts";
+import { sendBulk } from "./respond.ts";
+import type { Task } from "./task.ts";
+import {
+  BULK_BYTES,
+  C_RES_HEAD_LEN,
+  C_RES_LEN,
+  EV_RESPONSE_FULL,
+  RES_AREA,
+  RES_BYTES,
+} from "../wire.ts";
+
+const encoder = new TextEncoder();
+
+// Deno 2.9 keeps the status, body and content type of a Response built as
+// `new Response(string | BufferSource, { headers?: only content-type })`
+// in internal fields for Deno.serve's fast path, until anything reads its
+// headers or body. Reading them lets us copy such a body straight into the
+// slot, skipping the ReadableStream Deno would otherwise create for us
+// (measured ~3 µs of ~19 µs per request). The fields are found by their
+// description and checked against a known response; if a Deno version lays
+// them out differently, FAST stays undefined and every response takes the
+// stream path.
+interface FastFields {
+  status: symbol;
+  body: symbol;
+  kind: symbol;
+  contentType: symbol;
+  consumed: symbol;
+}
+export const FAST: FastFields | undefined = (() => {
+  const probe = new Response("ok", { headers: { "content-type": "a/b" } });
+  const find = (name: string) =>
+    Object.getOwnPropertySymbols(probe).find((s) => s.description === name);
+  const fields = {
+    status: find("serve fast status"),
+    body: find("serve fast body"),
+    kind: find("serve fast header kind"),
+    contentType: find("serve fast content type"),
+    consumed: find("serve fast consumed"),
+  };
+  const read = (response: Response, field: symbol | undefined) =>
+    field === undefined
+      ? undefined
+      : (response as unknown as Record<symbol, unknown>)[field];
+  const plain = new Response("ok");
+  const binary = new Response(new Uint8Array(1));
+  const custom = new Response("ok", { headers: { "x-a": "b" } });
+  if (
+    read(probe, fields.status) !== 200 || read(probe, fields.body) !== "ok" ||
+    read(probe, fields.kind) !== 2 ||
+    read(probe, fields.contentType) !== "a/b" ||
+    read(probe, fields.consumed) !== false ||
+    read(plain, fields.kind) !== 1 || read(binary, fields.kind) !== 0 ||
+    !(read(binary, fields.body) instanceof Uint8Array) ||
+    read(custom, fields.status) !== 0
+  ) return undefined;
+  return fields as FastFields;
+})();
+
+/** Writes a fast-path response straight into the slot; false if it is not one. */
+export function respondFast(
+  ctx: WorkerContext,
+  task: Task,
+  response: Response,
+): boolean {
+  const fields = FAST!;
+  const internal = response as unknown as Record<symbol, unknown>;
+  if (internal[fields.status] !== 200 || internal[fields.consumed] !== false) {
+    return false;
+  }
+  const head = fastHead(internal, fields);
+  if (head === undefined) return false;
+  const { bytes, words } = ctx;
+  const area = task.offset + RES_AREA;
+  const end = area + RES_BYTES;
+  const headResult = encoder.encodeInto(head, bytes.subarray(area, end));
+  if (headResult.read < head.length) return false;
+  const headLength = headResult.written;
+  let used = headLength;
+  const body = internal[fields.body];
+  if (typeof body === "string") {
+    const result = encoder.encodeInto(body, bytes.subarray(area + used, end));
+    if (result.read < body.length) return false; // too large: stream it
+    used += result.written;
+  } else if (body instanceof Uint8Array) {
+    if (body.byteLength > RES_BYTES - used) {
+      if (body.byteLength > BULK_BYTES || task.pullOutstanding) return false;
+      // Deno's own copy might be shared with a clone: send a copy of it.
+      words[task.word + C_RES_HEAD_LEN] = headLength;
+      sendBulk(ctx, task, body.slice());
+      return true;
+    }
+    bytes.set(body, area + used);
+    used += body.byteLength;
+  } else return false;
+  words[task.word + C_RES_HEAD_LEN] = headLength;
+  words[task.word + C_RES_LEN] = used;
+  finish(ctx, task, EV_RESPONSE_FULL);
+  return true;
+}
+
+/** The encoded head of a fast-path response, or undefined if it has another kind. */
+function fastHead(
+  internal: Record<symbol, unknown>,
+  fields: FastFields,
+): string | undefined {
+  const kind = internal[fields.kind];
+  if (kind === 0) return "200";
+  if (kind === 1) return "200\ncontent-type\ntext/plain;charset=UTF-8";
+  if (kind === 2 && typeof internal[fields.contentType] === "string") {
+    return "200\ncontent-type\n" + internal[fields.contentType];
+  }
+  return undefined;
+}

@@ -1,0 +1,68 @@
+// Running the handler for a claimed task: decode the request head from the
+// slot, build the Request and info, call fetch, and hand over the response.
+import type { WorkerContext } from "./context.ts";
+import { fail } from "./finish.ts";
+import { requestBody } from "./request_body.ts";
+import { respond } from "./respond.ts";
+import { Info, type Task, WorkerRequest } from "./task.ts";
+import { C_FLAGS, C_HEAD_LEN, HEAD_AREA } from "../wire.ts";
+
+const decoder = new TextDecoder();
+
+/**
+ * Starts the handler. A response it returns synchronously is handed over
+ * at once, before the caller can start another handler; only a promise
+ * waits for a later microtask.
+ */
+export function run(ctx: WorkerContext, task: Task): void {
+  let result: Response | Promise<Response>;
+  try {
+    const { request, info } = decodeRequest(ctx, task);
+    result = ctx.handler.fetch(request, info);
+  } catch (error) {
+    return fail(ctx, task, error);
+  }
+  if (result instanceof Response) return deliver(ctx, task, result);
+  Promise.resolve(result).then(
+    (response) => deliver(ctx, task, response),
+    (error) => fail(ctx, task, error),
+  );
+}
+
+/** The Request and info of the head main wrote into the slot. */
+function decodeRequest(
+  ctx: WorkerContext,
+  task: Task,
+): { request: Request; info: Info } {
+  const { bytes, words } = ctx;
+  const flags = Atomics.load(words, task.word + C_FLAGS);
+  const start = task.offset + HEAD_AREA;
+  const head = decoder.decode(
+    bytes.subarray(start, start + words[task.word + C_HEAD_LEN]!),
+  ).split("\n");
+  // Pairs, not a Headers: Request would copy (and validate) it again.
+  const headers: [string, string][] = [];
+  for (let i = 4; i + 1 < head.length; i += 2) {
+    headers.push([head[i]!, head[i + 1]!]);
+  }
+  // Thrown inside run()'s try: Request refuses some methods (CONNECT,
+  // TRACE), and that must become a 500 for this request, not a stuck slot.
+  const request = new WorkerRequest(head[1]!, {
+    method: head[0]!,
+    headers,
+    body: requestBody(ctx, task, flags),
+  }, task);
+  return {
+    request,
+    info: new Info(head[2]!, Number(head[3]), ctx.workerId, task),
+  };
+}
+
+/** Hands the handler's response to main (its synchronous part runs now). */
+function deliver(ctx: WorkerContext, task: Task, response: unknown): void {
+  if (task.aborted) return;
+  if (!(response instanceof Response)) {
+    return fail(ctx, task, new TypeError("The handler must return a Response"));
+  }
+  respond(ctx, task, response).catch((error) => fail(ctx, task, error));
+}
