@@ -18,7 +18,7 @@ import type { Responder } from "./respond.ts";
 import type { Settings } from "./settings.ts";
 import type { Slot, SlotTable } from "./slots.ts";
 import type { ServerStats } from "./stats.ts";
-import { C_OWNER } from "./wire.ts";
+import { inboxEvent, ownerOf } from "./wire.ts";
 
 /** What main keeps per worker, beside what its WorkerSet keeps. */
 export interface WorkerLink {
@@ -88,11 +88,11 @@ export function closing(ctx: ServerContext): boolean {
 
 /** Sends `type` for `slot` to the worker that owns it, if one does. */
 export function tellOwner(ctx: ServerContext, slot: Slot, type: number): void {
-  const owner = Atomics.load(ctx.words, slot.word + C_OWNER);
+  const owner = ownerOf(ctx.words, slot.word);
   const worker = ctx.workers.at(owner - 1);
   if (worker === undefined) return;
   // Inboxes are sized for every event a worker's slots can have pending.
-  if (!worker.data.inbox.tryPush((slot.id << 4) | type)) {
+  if (!worker.data.inbox.tryPush(inboxEvent(slot.id, slot.ticket, type))) {
     console.error(`ringpool: worker ${owner}'s inbox overflowed`);
   }
 }

@@ -8,7 +8,6 @@ import {
   C_CLAIM,
   C_FLAGS,
   C_HEAD_LEN,
-  C_OWNER,
   C_REQ_LEN,
   C_WANTS_COMPLETED,
   CHUNK_BYTES,
@@ -83,7 +82,6 @@ export class Dispatcher {
     }
     words[slot.word + C_HEAD_LEN] = headLength;
     words[slot.word + C_FLAGS] = flags;
-    words[slot.word + C_OWNER] = 0;
     words[slot.word + C_WANTS_COMPLETED] = 0;
     // Publishing store: the ring's push (seq-cst) orders the head before it.
     Atomics.store(words, slot.word + C_CLAIM, slot.ticket);

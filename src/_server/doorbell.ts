@@ -100,7 +100,7 @@ export class MainDoorbell {
       }
       return;
     }
-    ringWorkers(words, count);
+    ringWorkers(words, this.#requests, count);
   }
 
   /** A worker died: takes it out of the counts it can no longer leave. */
@@ -136,6 +136,9 @@ export class MainDoorbell {
     Atomics.notify(this.#words, W_MAIN_BELL);
   }
 }
+
+/** How many times ringWorkers() notifies the idle workers at most. */
+const RING_TRIES = 3;
 
 /** One worker's side: polls, sleeps, passes tickets on, rings main. */
 export class WorkerDoorbell {
@@ -174,7 +177,7 @@ export class WorkerDoorbell {
     if (
       this.#requests.length === 0 || Atomics.load(this.#words, W_POLLING) > 0
     ) return;
-    ringWorkers(this.#words, 1);
+    ringWorkers(this.#words, this.#requests, 1);
   }
 
   /**
@@ -232,14 +235,38 @@ export class WorkerDoorbell {
   };
 }
 
-/** Wakes up to `count` workers: idle ones first (cheaper, and they spread the load). */
-function ringWorkers(words: Int32Array, count: number): void {
-  const idle = Atomics.load(words, W_IDLE_WORKERS);
-  if (idle > 0) {
+/**
+ * Wakes up to `count` workers: idle ones first (cheaper, and they spread the
+ * load), then busy ones.
+ *
+ * The woken are counted in WAKING before the notify, then the surplus is
+ * taken back: counted after, a forget() in between could leave WAKING too
+ * high for good (found by tests/doorbell_model_test.ts), so that main would
+ * never ring again. Counted before, a ringer may skip on our count while
+ * the worker we counted is not waiting (it announced itself but has not
+ * reached its wait, or just left one); such a worker re-checks the ring,
+ * but the skipped ticket may have come after that check. So when the
+ * notify wakes fewer than counted and tickets still wait, ring again.
+ */
+function ringWorkers(
+  words: Int32Array,
+  requests: RingBuffer,
+  count: number,
+): void {
+  // Each retry bumps DOORBELL again, which a sleeper that loaded it before
+  // cannot miss: one retry covers a sleeper between two waits; a few bound
+  // the loop should the scheduler hold such a sleeper back.
+  for (let tries = 0; tries < RING_TRIES && count > 0; tries++) {
+    const idle = Atomics.load(words, W_IDLE_WORKERS);
+    if (idle <= 0) break;
+    const counted = Math.min(idle, count);
+    Atomics.add(words, W_WAKING, counted);
     Atomics.add(words, W_DOORBELL, 1);
-    const woken = Atomics.notify(words, W_DOORBELL, Math.min(idle, count));
-    if (woken > 0) Atomics.add(words, W_WAKING, woken);
+    const woken = Atomics.notify(words, W_DOORBELL, counted);
     count -= woken;
+    if (woken === counted) break;
+    Atomics.sub(words, W_WAKING, counted - woken);
+    if (requests.length === 0) return;
   }
   if (count > 0 && Atomics.load(words, W_IDLE_BUSY) > 0) {
     Atomics.add(words, W_BUSY_BELL, 1);

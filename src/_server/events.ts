@@ -10,6 +10,7 @@ import {
   EV_RELEASE,
   EV_RESPONSE_FULL,
   EV_RESPONSE_STREAM,
+  eventSlot,
 } from "./wire.ts";
 
 /** Takes events off the event ring and hands each to its part. */
@@ -41,7 +42,7 @@ export class EventCollector {
 
   #onEvent(event: number): void {
     const ctx = this.#ctx;
-    const slot = ctx.slots.all[event >>> 4];
+    const slot = ctx.slots.all[eventSlot(event)];
     if (slot?.job === undefined) return;
     if (slot.state !== "aborted") {
       switch (event & 7) {

@@ -6,9 +6,9 @@ import type { Slot } from "./slots.ts";
 import {
   C_CLAIM,
   C_FLAGS,
-  C_OWNER,
   F_ABORTED,
   IN_ABORT,
+  ownerOf,
   W_WORKER_INFLIGHT,
 } from "./wire.ts";
 
@@ -44,8 +44,8 @@ export class Faults {
     slot.stream?.fail(`The response was cut off (${why})`);
     slot.feed?.cancel();
     const words = ctx.words;
-    // Set the flag before reading the owner; the worker stores the owner
-    // before reading the flag (see worker/pump.ts).
+    // Set the flag before our CAS; the worker's claim CAS comes before it
+    // reads the flag (see worker/pump.ts): one of us sees the other.
     Atomics.or(words, slot.word + C_FLAGS, F_ABORTED);
     if (
       Atomics.compareExchange(words, slot.word + C_CLAIM, slot.ticket, 0) ===
@@ -56,9 +56,8 @@ export class Faults {
       ctx.releaser.release(slot);
       return;
     }
-    if (Atomics.load(words, slot.word + C_OWNER) !== 0) {
-      tellOwner(ctx, slot, IN_ABORT);
-    }
+    // Claimed: the CAS that did it named the owner.
+    tellOwner(ctx, slot, IN_ABORT);
   }
 
   /** Runs every 5-250 ms: timeouts, clients that left, stuck workers. */
@@ -96,9 +95,7 @@ export class Faults {
     // Events the worker sent before it died come first.
     ctx.collector.collect();
     for (const slot of [...ctx.slots.busy]) {
-      if (Atomics.load(ctx.words, slot.word + C_OWNER) !== worker.index + 1) {
-        continue;
-      }
+      if (ownerOf(ctx.words, slot.word) !== worker.index + 1) continue;
       ctx.responder.respond(slot, ctx.responder.plain(502, "Bad Gateway"));
       slot.state = "aborted";
       slot.stream?.fail(`Worker ${worker.index + 1} exited`);
@@ -122,7 +119,7 @@ export class Faults {
   }
 
   #terminateOwner(slot: Slot): void {
-    const owner = Atomics.load(this.#ctx.words, slot.word + C_OWNER);
+    const owner = ownerOf(this.#ctx.words, slot.word);
     const worker = this.#ctx.workers.at(owner - 1);
     if (worker === undefined) return;
     slot.terminateSent = true;

@@ -5,7 +5,7 @@
 import type { ServerContext, ServerWorker } from "./context.ts";
 import type { Job, Slot } from "./slots.ts";
 import {
-  C_OWNER,
+  C_CLAIM,
   C_WANTS_COMPLETED,
   IN_COMPLETED,
   IN_COMPLETED_FAILED,
@@ -38,7 +38,8 @@ export class Releaser {
       stream.fail("The worker released an unfinished body");
     }
     ctx.slots.release(slot);
-    const owner = Atomics.exchange(ctx.words, slot.word + C_OWNER, 0);
+    // Taken back: 0, the claim's -workerId gone (0 if it was cancelled).
+    const owner = -Atomics.exchange(ctx.words, slot.word + C_CLAIM, 0);
     ctx.completed++;
     if (ctx.words[slot.word + C_WANTS_COMPLETED] === 1) {
       slot.state = "completing";

@@ -8,12 +8,12 @@ import type { Slot } from "./slots.ts";
 import {
   type BodyMessage,
   type BodyWanted,
-  C_OWNER,
   C_REQ_LEN,
   CHUNK_BYTES,
   IN_REQ_CHUNK,
   IN_REQ_END,
   IN_REQ_ERROR,
+  ownerOf,
   REQ_AREA,
 } from "./wire.ts";
 
@@ -56,7 +56,7 @@ export class RequestBodies {
     if (
       slot === undefined || job?.body === undefined ||
       slot.ticket !== message.ticket || slot.state !== "dispatched" ||
-      Atomics.load(this.#ctx.words, slot.word + C_OWNER) !== worker.index + 1
+      ownerOf(this.#ctx.words, slot.word) !== worker.index + 1
     ) return; // given up on meanwhile: the worker hears IN_ABORT instead
     const body = ownBuffer(job.body);
     job.body = undefined;

@@ -9,9 +9,9 @@ import { ResponseStream } from "./response_stream.ts";
 import type { Slot } from "./slots.ts";
 import {
   type BulkResponse,
-  C_OWNER,
   C_RES_HEAD_LEN,
   C_RES_LEN,
+  ownerOf,
   RES_AREA,
   RES_BYTES,
 } from "./wire.ts";
@@ -102,7 +102,7 @@ export class Responder {
     const slot = ctx.slots.all[message.slot];
     if (
       slot?.job === undefined ||
-      Atomics.load(ctx.words, slot.word + C_OWNER) !== worker.index + 1
+      ownerOf(ctx.words, slot.word) !== worker.index + 1
     ) return;
     // Ring events the worker sent before come first.
     ctx.collector.collect();

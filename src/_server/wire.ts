@@ -12,7 +12,11 @@
 // 2. The event ring (one RingBuffer, workers -> main) and one inbox ring per
 //    worker (main -> that worker) carry *events*:
 //
-//        event (31 bits) = slot << 4 | RELEASE bit (8) | type (0..7)
+//        event (31 bits) = generation (15 bits) << 16 | slot << 4 | RELEASE (8) | type (0..7)
+//
+//    The generation (the ticket's, masked) is set on inbox events for a
+//    task, so one sent for a request the worker has since released cannot
+//    reach the next request in the same slot; events to main carry 0 there.
 //
 // 3. The control buffer: a few shared counters, then a fixed table of slots.
 //
@@ -122,26 +126,29 @@ export const RES_AREA = REQ_AREA + CHUNK_BYTES;
 export const SLOT_BYTES = RES_AREA + RES_BYTES;
 
 // Slot control words (Int32 index from the slot's first word).
-/** The ticket while queued; 0 once a worker claimed it or main cancelled it. */
+/**
+ * Who has the slot: the ticket (> 0) while it is queued, `-workerId` once
+ * that worker's CAS claimed it (so the claim records its owner in the same
+ * step: no worker can die owning a slot main cannot name), 0 once main
+ * cancelled it or took it back at the release.
+ */
 export const C_CLAIM = 0;
-/** Id of the worker that claimed the slot, 0 if none. */
-export const C_OWNER = 1;
 /** F_* bits, written by main. */
-export const C_FLAGS = 2;
+export const C_FLAGS = 1;
 /** Bytes of the encoded request head. */
-export const C_HEAD_LEN = 3;
+export const C_HEAD_LEN = 2;
 /** Bytes in REQ_AREA (the inline body or the current chunk). */
-export const C_REQ_LEN = 4;
+export const C_REQ_LEN = 3;
 /** Bytes used in RES_AREA (head + body, or the current chunk). */
-export const C_RES_LEN = 5;
+export const C_RES_LEN = 4;
 /** Bytes of the encoded response head at the start of RES_AREA. */
-export const C_RES_HEAD_LEN = 6;
+export const C_RES_HEAD_LEN = 5;
 /**
  * 1 if the handler asked for `info.completed`: written by the worker before
  * its release, so main then holds the slot until the client has the response
  * and tells the worker with IN_COMPLETED(_FAILED).
  */
-export const C_WANTS_COMPLETED = 7;
+export const C_WANTS_COMPLETED = 6;
 
 export const F_ABORTED = 1;
 export const F_BODY_INLINE = 2;
@@ -224,6 +231,33 @@ export interface BodyMessage {
   /** The ticket of the BodyWanted it answers. */
   ticket: number;
   body: ArrayBuffer;
+}
+
+/** Bits of an inbox event above the slot: the ticket's generation, masked. */
+const EVENT_GEN_SHIFT = 16;
+const EVENT_GEN_MASK = 0x7fff;
+
+/** An inbox event of `type` for the request holding `ticket` in `slot`. */
+export function inboxEvent(slot: number, ticket: number, type: number): number {
+  return ((ticket >>> SLOT_BITS) & EVENT_GEN_MASK) << EVENT_GEN_SHIFT |
+    slot << 4 | type;
+}
+
+/** The slot an event names. */
+export function eventSlot(event: number): number {
+  return (event >>> 4) & SLOT_MASK;
+}
+
+/** Whether an inbox event was sent for the request holding `ticket`. */
+export function eventIsFor(event: number, ticket: number): boolean {
+  return (event >>> EVENT_GEN_SHIFT) ===
+    ((ticket >>> SLOT_BITS) & EVENT_GEN_MASK);
+}
+
+/** The id of the worker that claimed the slot at word `word`, or 0. */
+export function ownerOf(words: Int32Array, word: number): number {
+  const claim = Atomics.load(words, word + C_CLAIM);
+  return claim < 0 ? -claim : 0;
 }
 
 /** Byte offset of a slot in the control buffer. */

@@ -4,6 +4,8 @@
 import type { WorkerContext } from "./context.ts";
 import { abort, release } from "./finish.ts";
 import {
+  eventIsFor,
+  eventSlot,
   IN_ABORT,
   IN_COMPLETED,
   IN_COMPLETED_FAILED,
@@ -25,7 +27,7 @@ export async function inboxLoop(ctx: WorkerContext): Promise<void> {
 
 function onInbox(ctx: WorkerContext, event: number): void {
   const type = event & 7;
-  const slot = event >>> 4;
+  const slot = eventSlot(event);
   if (type === IN_COMPLETED || type === IN_COMPLETED_FAILED) {
     const queue = ctx.awaitingCompletion.get(slot);
     const settle = queue?.shift();
@@ -33,7 +35,8 @@ function onInbox(ctx: WorkerContext, event: number): void {
     return settle?.(type === IN_COMPLETED);
   }
   const task = ctx.tasks.get(slot);
-  if (task === undefined) return;
+  // Sent for a request we released meanwhile: not for this one.
+  if (task === undefined || !eventIsFor(event, task.ticket)) return;
   if (type === IN_ABORT) return abort(ctx, task);
   if (type === IN_CREDIT) {
     const waiter = task.creditWaiter;

@@ -20,7 +20,6 @@ import {
   type BodyWanted,
   C_CLAIM,
   C_FLAGS,
-  C_OWNER,
   F_ABORTED,
   F_BODY_MESSAGE,
   SLOT_MASK,
@@ -146,17 +145,18 @@ export class Pump {
     const { words } = ctx;
     const slot = ticket & SLOT_MASK;
     const word = slotOffset(slot) >> 2;
-    // The CAS decides between us and main cancelling a queued request, and
-    // rejects stale tickets: a request runs at most once.
-    if (Atomics.compareExchange(words, word + C_CLAIM, ticket, 0) !== ticket) {
-      return undefined;
-    }
-    Atomics.store(words, word + C_OWNER, ctx.workerId);
+    // The CAS decides between us and main cancelling a queued request,
+    // rejects stale tickets (a request runs at most once), and names us
+    // the owner in the same step.
+    if (
+      Atomics.compareExchange(words, word + C_CLAIM, ticket, -ctx.workerId) !==
+        ticket
+    ) return undefined;
     Atomics.add(words, W_CLAIMED, 1);
     const task = new Task(ctx, slot, ticket);
     ctx.claimed(task);
-    // Main sets F_ABORTED before it reads C_OWNER, we store C_OWNER before
-    // reading F_ABORTED: one of us sees the other (both are seq-cst).
+    // Main sets F_ABORTED before its own CAS, we claim before reading
+    // F_ABORTED: one of us sees the other (both are seq-cst).
     const flags = Atomics.load(words, word + C_FLAGS);
     if (flags & F_ABORTED) {
       abort(ctx, task);
@@ -181,6 +181,9 @@ export class Pump {
     // still queued to sleeping workers first.
     doorbell.setPolling(false);
     doorbell.passOn();
+    // Main hears of what we already sent (say the release of a ticket found
+    // aborted at its claim) before this handler can hold the thread.
+    doorbell.ringMain();
     run(this.#ctx, task);
     // Main hears of a response handed over synchronously before we start
     // another handler, which may compute for long.
