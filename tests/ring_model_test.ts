@@ -33,13 +33,18 @@
 //   lost item, including pushes that raced close);
 // - no reachable cycle (no schedule spins forever).
 // Each mutation of the protocol (one ordering broken) must fail the check,
-// which shows the checker can fail.
-//
-// Visited states are stored as 64-bit hashes (hash compaction): a
-// collision could only hide states, with odds around n²/2^65 for n states
-// (below 1e-6 for the shapes tested here).
+// which shows the checker can fail. The search itself (state hashing,
+// symmetry, the cycle check, the failing schedule) is tests/_model_explorer.ts.
 
 import assert from "node:assert/strict";
+import {
+  assertNoViolation,
+  explore as exploreMachine,
+  exploreFromArgs,
+  type ExploreResult,
+  type StepMachine,
+  Violation,
+} from "./_model_explorer.ts";
 
 type Mutation =
   | "no-claim-recheck" // tryPush does not re-check CLOSED after claiming
@@ -55,12 +60,6 @@ interface ModelConfig {
   capacity: number;
   startIndex: number;
   mutation?: Mutation;
-}
-
-interface ModelResult {
-  states: number;
-  finals: number;
-  violation?: string;
 }
 
 const TOMBSTONE = -1;
@@ -177,74 +176,8 @@ const CLOSE_ITEM_NOTIFY = pc("CLOSE_ITEM_NOTIFY");
 const CLOSE_SPACE_BUMP = pc("CLOSE_SPACE_BUMP");
 const CLOSE_SPACE_NOTIFY = pc("CLOSE_SPACE_NOTIFY");
 
-class Violation extends Error {}
-
-/** A set of 64-bit state hashes with a mark per entry (open addressing). */
-class StateTable {
-  #low = new Int32Array(1 << 16);
-  #high = new Int32Array(1 << 16);
-  #marks = new Uint8Array(1 << 16); // 0 empty, 1 on the DFS stack, 2 done
-  size = 0;
-
-  /** Returns the slot of (low, high), claiming an empty one if absent. */
-  slot(low: number, high: number): number {
-    if (this.size * 2 >= this.#marks.length) this.#grow();
-    const mask = this.#marks.length - 1;
-    for (let i = low & mask;; i = (i + 1) & mask) {
-      if (this.#marks[i] === 0) {
-        this.#low[i] = low;
-        this.#high[i] = high;
-        return i;
-      }
-      if (this.#low[i] === low && this.#high[i] === high) return i;
-    }
-  }
-
-  mark(slot: number): number {
-    return this.#marks[slot]!;
-  }
-
-  setMark(slot: number, mark: 1 | 2): void {
-    if (this.#marks[slot] === 0) this.size++;
-    this.#marks[slot] = mark;
-  }
-
-  #grow(): void {
-    const low = this.#low, high = this.#high, marks = this.#marks;
-    this.#low = new Int32Array(low.length * 2);
-    this.#high = new Int32Array(low.length * 2);
-    this.#marks = new Uint8Array(low.length * 2);
-    const mask = this.#marks.length - 1;
-    for (let j = 0; j < marks.length; j++) {
-      if (marks[j] === 0) continue;
-      let i = low[j]! & mask;
-      while (this.#marks[i] !== 0) i = (i + 1) & mask;
-      this.#low[i] = low[j]!;
-      this.#high[i] = high[j]!;
-      this.#marks[i] = marks[j]!;
-    }
-  }
-}
-
-// Two 32-bit hashes of the state in one pass, left in hashLow/hashHigh.
-let hashLow = 0;
-let hashHigh = 0;
-function hash(s: number[]): void {
-  let a = 0x9e3779b9 | 0;
-  let b = 0x85ebca6b | 0;
-  for (let i = 0; i < s.length; i++) {
-    const v = s[i]!;
-    a = Math.imul(a ^ v, 0x5bd1e995);
-    a ^= a >>> 15;
-    b = Math.imul(b + v, 0x27d4eb2f);
-    b ^= b >>> 13;
-  }
-  hashLow = Math.imul(a ^ (a >>> 13), 0x27d4eb2d) ^ (a >>> 16);
-  hashHigh = Math.imul(b ^ (b >>> 16), 0x165667b1) ^ (b >>> 15);
-}
-
 /** Explores every schedule of the configuration; stops at the first violation. */
-function explore(config: ModelConfig): ModelResult {
+function explore(config: ModelConfig): ExploreResult {
   const { producers, consumers, itemsPerProducer, capacity, mutation } = config;
   const mask = capacity - 1;
   const threads = producers + consumers + 1;
@@ -277,7 +210,7 @@ function explore(config: ModelConfig): ModelResult {
     }
   }
 
-  const isWaiting = (s: number[], t: number): boolean => {
+  const isWaiting = (s: readonly number[], t: number): boolean => {
     for (let i = 0; i < threads; i++) {
       if (s[itemQueue + i] === t || s[spaceQueue + i] === t) return true;
     }
@@ -600,7 +533,7 @@ function explore(config: ModelConfig): ModelResult {
     }
   };
 
-  const checkFinal = (s: number[]) => {
+  const checkFinal = (s: readonly number[]) => {
     for (let t = 0; t < threads; t++) {
       const at = s[threadBase + t * threadSize + PC]!;
       if (at !== DONE) {
@@ -627,14 +560,13 @@ function explore(config: ModelConfig): ModelResult {
   // state is stored under the smaller hash of itself and its swapped twin,
   // so each pair of mirror states is explored once. (Swapping producers
   // would also rename items and saved 4% of states for twice the hashing.)
-  const renamings: Array<(t: number) => number> = [(t) => t];
-  if (consumers === 2) {
-    renamings.push((t) =>
-      t === producers ? t + 1 : t === producers + 1 ? producers : t
-    );
-  }
+  const swapConsumers = (t: number) =>
+    t === producers ? t + 1 : t === producers + 1 ? producers : t;
   const renamed = new Array<number>(size).fill(0);
-  const rename = (s: number[], to: (t: number) => number): number[] => {
+  const rename = (
+    s: readonly number[],
+    to: (t: number) => number,
+  ): number[] => {
     for (let i = 0; i < itemQueue; i++) renamed[i] = s[i]!;
     for (let i = itemQueue; i < consumedBits; i++) {
       renamed[i] = s[i]! < 0 ? -1 : to(s[i]!);
@@ -647,62 +579,21 @@ function explore(config: ModelConfig): ModelResult {
     }
     return renamed;
   };
-  let low = 0, high = 0;
-  const canonicalHash = (s: number[]) => {
-    hash(s);
-    low = hashLow;
-    high = hashHigh;
-    for (let r = 1; r < renamings.length; r++) {
-      hash(rename(s, renamings[r]!));
-      if (hashLow < low || (hashLow === low && hashHigh < high)) {
-        low = hashLow;
-        high = hashHigh;
-      }
-    }
-  };
-
-  const table = new StateTable();
-  const path: number[] = []; // thread * 256 + pc of each step taken
-  let finals = 0;
-  const visit = (s: number[]): void => {
-    canonicalHash(s);
-    const myLow = low, myHigh = high;
-    const slot = table.slot(myLow, myHigh);
-    const mark = table.mark(slot);
-    if (mark === 2) return;
-    if (mark === 1) throw new Violation("a schedule runs forever (livelock)");
-    table.setMark(slot, 1);
-    let runnable = 0;
-    for (let t = 0; t < threads; t++) {
+  const describe = (s: readonly number[], t: number): string =>
+    `${t}:${PC_NAMES[s[threadBase + t * threadSize + PC]!]}`;
+  const machine: StepMachine = {
+    initial,
+    threads,
+    choices: (s, t) => {
       const at = s[threadBase + t * threadSize + PC]!;
-      if (at === DONE || isWaiting(s, t)) continue;
-      runnable++;
-      const next = s.slice();
-      path.push(t * 256 + at);
-      step(next, t);
-      visit(next);
-      path.pop();
-    }
-    if (runnable === 0) {
-      finals++;
-      checkFinal(s);
-    }
-    // The slot may have moved if the table grew meanwhile: look it up again.
-    table.setMark(table.slot(myLow, myHigh), 2);
+      return at === DONE || isWaiting(s, t) ? 0 : 1;
+    },
+    step: (s, t) => step(s, t),
+    describe,
+    checkFinal,
+    symmetries: consumers === 2 ? [(s) => rename(s, swapConsumers)] : [],
   };
-  try {
-    visit(initial);
-  } catch (error) {
-    if (!(error instanceof Violation)) throw error;
-    return {
-      states: table.size,
-      finals,
-      violation: `${error.message}\nschedule (thread:step): ${
-        path.map((n) => `${n >> 8}:${PC_NAMES[n & 255]}`).join(" ")
-      }`,
-    };
-  }
-  return { states: table.size, finals };
+  return exploreMachine(machine);
 }
 
 const BASE: ModelConfig = {
@@ -714,13 +605,7 @@ const BASE: ModelConfig = {
 };
 
 function assertSafe(config: ModelConfig, minStates: number): void {
-  const result = explore(config);
-  assert.equal(result.violation, undefined);
-  // Guards against a model that stops early and so checks nothing.
-  assert.ok(
-    result.states >= minStates,
-    `only ${result.states} states explored`,
-  );
+  assertNoViolation(explore(config), minStates);
 }
 
 // About 6 * 10^6 states in all: 10-20 s on a loaded 2-core machine. The
@@ -778,12 +663,5 @@ for (const [mutation, shape, expected] of MUTANTS) {
 
 if (import.meta.main) {
   // deno run tests/ring_model_test.ts '{"itemsPerProducer":2}': explore one configuration.
-  const config = { ...BASE, ...JSON.parse(Deno.args[0] ?? "{}") };
-  const started = performance.now();
-  const result = explore(config);
-  console.log(
-    JSON.stringify(config),
-    result,
-    `${Math.round(performance.now() - started)} ms`,
-  );
+  exploreFromArgs(BASE, explore);
 }

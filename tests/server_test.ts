@@ -674,10 +674,10 @@ Deno.test("stats() counts queued, in-flight and completed requests per worker", 
       "two run, one waits",
     );
     const stats = server.stats();
-    assert.deepEqual(stats.workers, [{ id: 1, inFlight: 1 }, {
-      id: 2,
-      inFlight: 1,
-    }]);
+    assert.deepEqual(stats.workers, [
+      { id: 1, inFlight: 1, streams: 0 },
+      { id: 2, inFlight: 1, streams: 0 },
+    ]);
     await Promise.all(slow);
     await waitFor(() => server.stats().completed === 3, "all complete");
     assert.equal(server.stats().queued, 0);

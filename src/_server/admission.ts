@@ -15,8 +15,8 @@ export class Admission {
   readonly #ctx: ServerContext;
   /** Bytes of request bodies read (or being read) whole for bulk transfer. */
   #bulkBytes = 0;
-  /** Bodies being read whole before their job is queued. */
-  #readingWhole = 0;
+  /** Jobs whose body is being read whole before they are queued. */
+  readonly #readingWhole = new Set<Job>();
 
   constructor(ctx: ServerContext) {
     this.#ctx = ctx;
@@ -65,14 +65,14 @@ export class Admission {
    * once (denoland/deno#36809), so the drain waits for these first.
    */
   receivingBodies(): boolean {
-    if (this.#readingWhole > 0) return true;
+    if (this.#readingWhole.size > 0) return true;
     for (const job of this.#ctx.queue.waiting()) {
       if (!job.settled && !job.bodyDone) return true;
     }
     for (const slot of this.#ctx.slots.busy) {
       if (!slot.job!.bodyDone) return true;
     }
-    return false;
+    return this.#ctx.streams.receivingBodies();
   }
 
   #accept(
@@ -144,15 +144,30 @@ export class Admission {
     };
   }
 
+  /**
+   * The sweep's part: a body read whole that has not arrived within
+   * requestTimeout gets 504, like any request that takes too long (its
+   * read is left to end with the connection).
+   */
+  expire(now: number, timeout: number): void {
+    for (const job of this.#readingWhole) {
+      if (now - job.start <= timeout) continue;
+      this.#readingWhole.delete(job);
+      job.settled = true;
+      job.resolve(this.#ctx.responder.plain(504, "Gateway Timeout"));
+    }
+  }
+
   #readWhole(job: Job): void {
     const { responder, settings, dispatcher } = this.#ctx;
-    this.#readingWhole++;
+    this.#readingWhole.add(job);
     const read = job.request.bytes();
     read.finally(() => {
-      this.#readingWhole--;
+      this.#readingWhole.delete(job);
       job.bodyDone = true;
     }).catch(() => {});
     read.then((body) => {
+      if (job.settled) return; // timed out meanwhile
       if (body.byteLength > settings.maxBodySize) {
         job.resolve(responder.plain(413, "Content Too Large"));
       } else if (body.byteLength > BULK_BYTES) {
@@ -161,6 +176,8 @@ export class Admission {
         job.body = body;
         dispatcher.enqueue(job);
       }
-    }, () => job.resolve(responder.plain(400, "Bad Request")));
+    }, () => {
+      if (!job.settled) job.resolve(responder.plain(400, "Bad Request"));
+    });
   }
 }

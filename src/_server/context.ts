@@ -5,6 +5,9 @@
 import type { RingBuffer } from "../ring_buffer.ts";
 import type { Member, WorkerSet } from "../_workers/worker_set.ts";
 import type { Admission } from "./admission.ts";
+import type { Worker } from "node:worker_threads";
+import { type MainItem, Outbox } from "./channel.ts";
+import type { Detached } from "./detached.ts";
 import type { MainDoorbell } from "./doorbell.ts";
 import type { Dispatcher } from "./dispatch.ts";
 import type { EventCollector } from "./events.ts";
@@ -18,12 +21,26 @@ import type { Responder } from "./respond.ts";
 import type { Settings } from "./settings.ts";
 import type { Slot, SlotTable } from "./slots.ts";
 import type { ServerStats } from "./stats.ts";
+import type { Streams } from "./streams.ts";
 import { inboxEvent, ownerOf } from "./wire.ts";
 
 /** What main keeps per worker, beside what its WorkerSet keeps. */
-export interface WorkerLink {
-  /** Events main -> this worker (credits, body chunks, aborts, completions). */
+export class WorkerLink {
+  /** Events main -> this worker about slots (aborts, completions). */
   readonly inbox: RingBuffer;
+  /** Channel items main -> this worker, batched per turn (./channel.ts). */
+  readonly outbox: Outbox<MainItem>;
+  /** Its requests that left their slot, by stream id. */
+  readonly streams = new Map<number, Detached>();
+  /** The worker's thread, once started. */
+  port: Worker | undefined = undefined;
+
+  constructor(inbox: RingBuffer) {
+    this.inbox = inbox;
+    this.outbox = new Outbox<MainItem>((batch, transfer) =>
+      this.port?.postMessage(batch, transfer)
+    );
+  }
 }
 
 /** A worker of the server, as its WorkerSet holds it. */
@@ -67,6 +84,7 @@ export interface ServerContext {
   readonly bodies: RequestBodies;
   readonly releaser: Releaser;
   readonly faults: Faults;
+  readonly streams: Streams;
   readonly lifecycle: Lifecycle;
   /** The counters of PoolServer.stats(). */
   readonly stats: () => ServerStats;

@@ -11,7 +11,8 @@ import { ringCapacity } from "../_common/numbers.ts";
 import { WorkerSet } from "../_workers/worker_set.ts";
 import { RingBuffer } from "../ring_buffer.ts";
 import { Admission } from "./admission.ts";
-import type { ServerContext, WorkerLink } from "./context.ts";
+import { type ServerContext, WorkerLink } from "./context.ts";
+import type { Batch, WorkerItem } from "./channel.ts";
 import { Dispatcher } from "./dispatch.ts";
 import { MainDoorbell } from "./doorbell.ts";
 import { EventCollector } from "./events.ts";
@@ -25,6 +26,7 @@ import { Responder } from "./respond.ts";
 import type { Settings } from "./settings.ts";
 import { SlotTable } from "./slots.ts";
 import type { ServerStats } from "./stats.ts";
+import { Streams } from "./streams.ts";
 import {
   type BodyWanted,
   type BulkResponse,
@@ -75,6 +77,7 @@ export class RingServer implements AsyncDisposable {
     ctx.bodies = new RequestBodies(ctx);
     ctx.releaser = new Releaser(ctx);
     ctx.faults = new Faults(ctx);
+    ctx.streams = new Streams(ctx);
     let finish!: () => void;
     this.finished = new Promise((resolve) => finish = resolve);
     ctx.lifecycle = new Lifecycle(ctx, finish, () => this.#stop());
@@ -119,12 +122,13 @@ export class RingServer implements AsyncDisposable {
 
   stats(): ServerStats {
     const ctx = this.#ctx;
-    const workers: { id: number; inFlight: number }[] = [];
+    const workers: ServerStats["workers"] = [];
     let inFlight = 0;
     for (let index = 0; index < ctx.settings.workers; index++) {
       const count = Atomics.load(ctx.words, W_WORKER_INFLIGHT + index);
       inFlight += count;
-      workers.push({ id: index + 1, inFlight: count });
+      const streams = ctx.workers.at(index)?.data.streams.size ?? 0;
+      workers.push({ id: index + 1, inFlight: count, streams });
     }
     return {
       queued: ctx.dispatcher.queued(),
@@ -157,11 +161,14 @@ export class RingServer implements AsyncDisposable {
             events: ctx.events.buffer,
             inbox: inbox.buffer,
           };
-          return { workerData, data: { inbox } };
+          return { workerData, data: new WorkerLink(inbox) };
         },
+        started: (worker) => worker.data.port = worker.worker,
         onMessage: (worker, message) => {
           const { type } = message as WorkerMessage;
-          if (type === "response") {
+          if (type === "batch") {
+            ctx.streams.onBatch(worker, message as Batch<WorkerItem>);
+          } else if (type === "response") {
             ctx.responder.bulk(worker, message as BulkResponse);
           } else if (type === "body-wanted") {
             ctx.bodies.sendWhole(worker, message as BodyWanted);

@@ -2,15 +2,16 @@
 // on the main bell (never blocking: Atomics.waitAsync) and each event moves
 // its slot along (./slots.ts draws the states).
 import type { ServerContext } from "./context.ts";
+import type { Slot } from "./slots.ts";
 import {
-  EV_CHUNK,
-  EV_END,
+  C_STREAM,
+  EV_DETACH,
   EV_ERROR,
-  EV_PULL,
   EV_RELEASE,
   EV_RESPONSE_FULL,
   EV_RESPONSE_STREAM,
   eventSlot,
+  ownerOf,
 } from "./wire.ts";
 
 /** Takes events off the event ring and hands each to its part. */
@@ -52,25 +53,31 @@ export class EventCollector {
         case EV_RESPONSE_STREAM:
           ctx.responder.stream(slot);
           break;
-        case EV_CHUNK:
-          slot.stream?.chunk();
-          break;
-        case EV_END:
-          slot.stream?.end();
-          break;
-        case EV_PULL:
-          ctx.bodies.pull(slot);
+        case EV_DETACH:
+          this.#detach(slot);
           break;
         case EV_ERROR:
-          if (slot.state === "dispatched") {
-            ctx.responder.respond(
-              slot,
-              ctx.responder.plain(500, "Internal Server Error"),
-            );
-          } else slot.stream?.fail("The handler's body failed");
+          ctx.responder.respond(
+            slot,
+            ctx.responder.plain(500, "Internal Server Error"),
+          );
           break;
       }
     }
     if (event & EV_RELEASE) ctx.releaser.release(slot);
+  }
+
+  /** DETACH: the request goes on over the channel, its body still to come. */
+  #detach(slot: Slot): void {
+    if (slot.state !== "dispatched") return;
+    const ctx = this.#ctx;
+    const worker = ctx.workers.at(ownerOf(ctx.words, slot.word) - 1);
+    if (worker === undefined) return;
+    ctx.streams.adopt(
+      slot,
+      worker,
+      ctx.words[slot.word + C_STREAM]!,
+      "running",
+    );
   }
 }

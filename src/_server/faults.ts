@@ -41,7 +41,6 @@ export class Faults {
     ctx.responder.respond(slot, ctx.responder.plain(status, text));
     slot.state = "aborted";
     slot.abortedAt = performance.now();
-    slot.stream?.fail(`The response was cut off (${why})`);
     slot.feed?.cancel();
     const words = ctx.words;
     // Set the flag before our CAS; the worker's claim CAS comes before it
@@ -66,6 +65,7 @@ export class Faults {
     ctx.collector.collect();
     const now = performance.now();
     const timeout = ctx.settings.requestTimeout;
+    ctx.admission.expire(now, timeout);
     for (const job of ctx.queue.waiting()) {
       job.stale = true;
       if (!job.settled && now - job.start > timeout) {
@@ -82,11 +82,12 @@ export class Faults {
         if (!slot.terminateSent && now - slot.abortedAt > grace) {
           this.#terminateOwner(slot);
         }
-      } else if (!slot.answered) {
+      } else if (slot.state === "dispatched") {
         if (now - slot.job!.start > timeout) this.abort(slot, "timeout");
         else if (!slot.watching) this.#watch(slot);
       }
     }
+    ctx.streams.sweep(now, timeout, grace);
   }
 
   /** The worker exited: answers its requests 502 and frees their slots. */
@@ -98,10 +99,10 @@ export class Faults {
       if (ownerOf(ctx.words, slot.word) !== worker.index + 1) continue;
       ctx.responder.respond(slot, ctx.responder.plain(502, "Bad Gateway"));
       slot.state = "aborted";
-      slot.stream?.fail(`Worker ${worker.index + 1} exited`);
       slot.feed?.cancel();
       ctx.releaser.release(slot);
     }
+    ctx.streams.reclaim(worker);
     Atomics.store(ctx.words, W_WORKER_INFLIGHT + worker.index, 0);
     ctx.doorbell.forget(worker.index);
   }

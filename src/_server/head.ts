@@ -46,30 +46,40 @@ export class HeadDecoder {
    * not a decimal number.
    */
   decode(bytes: Uint8Array, area: number, length: number): ResponseHead {
-    const fields = decoder.decode(bytes.subarray(area, area + length))
-      .split("\n");
-    const status = Number(fields[0]);
-    const headers: [string, string][] = [];
-    let declared = -1;
-    if (!Number.isInteger(status) || status < 200 || status > 599) {
-      throw new RangeError(`Invalid status ${fields[0]}`);
-    }
-    if (fields.length % 2 !== 1) throw new TypeError("Torn header list");
-    for (let i = 1; i < fields.length; i += 2) {
-      const name = fields[i]!;
-      const value = fields[i + 1]!;
-      if (name === "content-length") {
-        if (!/^\d{1,15}$/.test(value)) {
-          throw new TypeError(`Invalid content-length ${value}`);
-        }
-        declared = Number(value);
-        continue;
-      }
-      if (HOP_BY_HOP.has(name)) continue;
-      headers.push([name, value]);
-    }
-    const head: ResponseHead = { status, headers, declared };
+    const head = parseHead(decoder.decode(bytes.subarray(area, area + length)));
     this.#last = { bytes: bytes.slice(area, area + length), head };
     return head;
   }
+}
+
+/**
+ * Parses an encoded head ("status\nname\nvalue\n...").
+ *
+ * @throws {RangeError} If the status is not an integer from 200 to 599.
+ * @throws {TypeError} If the header list is torn or a content-length is
+ * not a decimal number.
+ */
+export function parseHead(text: string): ResponseHead {
+  const fields = text.split("\n");
+  const status = Number(fields[0]);
+  const headers: [string, string][] = [];
+  let declared = -1;
+  if (!Number.isInteger(status) || status < 200 || status > 599) {
+    throw new RangeError(`Invalid status ${fields[0]}`);
+  }
+  if (fields.length % 2 !== 1) throw new TypeError("Torn header list");
+  for (let i = 1; i < fields.length; i += 2) {
+    const name = fields[i]!;
+    const value = fields[i + 1]!;
+    if (name === "content-length") {
+      if (!/^\d{1,15}$/.test(value)) {
+        throw new TypeError(`Invalid content-length ${value}`);
+      }
+      declared = Number(value);
+      continue;
+    }
+    if (HOP_BY_HOP.has(name)) continue;
+    headers.push([name, value]);
+  }
+  return { status, headers, declared };
 }

@@ -7,6 +7,18 @@ import type { ServerContext } from "./context.ts";
 const sleep = (ms: number) =>
   new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/**
+ * After drainTimeout, how long the answers given to what was cut off have
+ * to reach their clients before the drain stops waiting for Deno.
+ */
+const FLUSH_MS = 250;
+/**
+ * After a drain a signal started, how long the process may take to end by
+ * itself before it is ended (clients that hold their connection open keep
+ * Deno's graceful close, and so the process, alive).
+ */
+const EXIT_GRACE_MS = 1000;
+
 /** The drain, run once however many times it is asked for. */
 export class Lifecycle {
   readonly #ctx: ServerContext;
@@ -17,6 +29,8 @@ export class Lifecycle {
   #shutdown: Promise<void> | undefined;
   #signalHandler: (() => void) | undefined;
   #signals = 0;
+  /** Deno's graceful close still waits for clients after the drain. */
+  #lingering = false;
   #abortListener: (() => void) | undefined;
 
   constructor(ctx: ServerContext, finished: () => void, stop: () => void) {
@@ -93,6 +107,13 @@ export class Lifecycle {
     this.#stop();
     this.#unlisten();
     this.#finished();
+    if (this.#lingering && this.#signals > 0) {
+      // What SIGINT/SIGTERM does without listeners: end the process. A
+      // timer that does not keep the process alive only fires if something
+      // else (a lingering client's connection) still does.
+      const exit = setTimeout(() => Deno.exit(), EXIT_GRACE_MS);
+      Deno.unrefTimer(exit);
+    }
   }
 
   /** Stops accepting and lets in-flight requests finish within `timeout`. */
@@ -104,16 +125,27 @@ export class Lifecycle {
     while (ctx.admission.receivingBodies() && performance.now() < deadline) {
       await sleep(10);
     }
-    const drained = ctx.http!.shutdown();
+    const http = ctx.http!;
+    const drained = http.shutdown();
     const left = Math.max(0, deadline - performance.now());
-    if (await raceTimeout(drained, left) === "timeout") {
-      for (const job of ctx.queue.clear()) {
-        job.resolve(ctx.responder.plain(503, "Service Unavailable"));
-      }
-      for (const slot of [...ctx.slots.busy]) {
-        ctx.faults.abort(slot, "shutdown");
-      }
-      await drained;
+    if (await raceTimeout(drained, left) !== "timeout") return;
+    for (const job of ctx.queue.clear()) {
+      job.resolve(ctx.responder.plain(503, "Service Unavailable"));
+    }
+    for (const slot of [...ctx.slots.busy]) {
+      ctx.faults.abort(slot, "shutdown");
+    }
+    for (const detached of [...ctx.streams.all()]) {
+      ctx.streams.abort(detached, "shutdown");
+    }
+    // A client may still hold its connection open (an upload it never
+    // finishes): Deno 2.9's graceful close then waits for it with no limit,
+    // and nothing public can cut it short once it started. drainTimeout
+    // bounds the drain all the same: after a moment for the answers above
+    // to go out, stop waiting (see the exit in #drain).
+    if (await raceTimeout(drained, FLUSH_MS) === "timeout") {
+      this.#lingering = true;
+      drained.catch(() => {});
     }
   }
 }

@@ -33,15 +33,13 @@ export class Releaser {
         ctx.responder.plain(500, "Internal Server Error"),
       );
     }
-    const stream = slot.stream;
-    if (stream !== undefined && !stream.ended) {
-      stream.fail("The worker released an unfinished body");
-    }
+    const detached = slot.state === "detached";
     ctx.slots.release(slot);
     // Taken back: 0, the claim's -workerId gone (0 if it was cancelled).
     const owner = -Atomics.exchange(ctx.words, slot.word + C_CLAIM, 0);
     ctx.completed++;
-    if (ctx.words[slot.word + C_WANTS_COMPLETED] === 1) {
+    // A detached request hears of info.completed over the channel.
+    if (!detached && ctx.words[slot.word + C_WANTS_COMPLETED] === 1) {
       slot.state = "completing";
       this.#reportCompletion(slot, job, ctx.workers.at(owner - 1));
     } else {

@@ -1,20 +1,26 @@
-// Responding: turns what a worker wrote into the slot (a response head and
-// a whole body, a BulkResponse, or a head that starts a stream) into the
-// Response Deno.serve sends, checked on the way; and the plain answers main
-// gives by itself (503, 413, 504, ...).
+// Responding: turns what a worker sent (a head and a whole body in the
+// slot, a BulkResponse, a head that starts a stream, or a channel "head"
+// item) into the Response Deno.serve sends, checked on the way; and the
+// plain answers main gives by itself (503, 413, 504, ...).
+import { copyOut } from "../_common/bytes.ts";
 import { renderMetrics } from "./metrics.ts";
-import { HeadDecoder, type ResponseHead } from "./head.ts";
+import { HeadDecoder, parseHead, type ResponseHead } from "./head.ts";
 import { closing, type ServerContext, type ServerWorker } from "./context.ts";
-import { ResponseStream } from "./response_stream.ts";
+import type { Detached } from "./detached.ts";
+import type { WorkerItem } from "./channel.ts";
+import type { ResponseStream } from "./response_stream.ts";
 import type { Slot } from "./slots.ts";
 import {
   type BulkResponse,
   C_RES_HEAD_LEN,
   C_RES_LEN,
+  C_STREAM,
   ownerOf,
   RES_AREA,
   RES_BYTES,
 } from "./wire.ts";
+
+type HeadItem = Extract<WorkerItem, { k: "head" }>;
 
 /** Builds and hands over responses; the `dispatched -> answered` transitions. */
 export class Responder {
@@ -26,18 +32,13 @@ export class Responder {
     this.#ctx = ctx;
   }
 
-  /**
-   * Answers the slot's request, once: `dispatched` becomes `answered` (or
-   * `streaming` when `stream` is given).
-   */
-  respond(slot: Slot, response: Response, stream?: ResponseStream): void {
+  /** Answers the slot's request, once: `dispatched` becomes `answered`. */
+  respond(slot: Slot, response: Response): void {
     if (slot.state !== "dispatched") return;
-    slot.state = stream === undefined ? "answered" : "streaming";
-    slot.stream = stream;
+    slot.state = "answered";
     const job = slot.job!;
     // Deno aborts request.signal once a response is sent (legacy
-    // behaviour); from here on a streaming body's cancel() reports a
-    // disconnect.
+    // behaviour): stop listening first.
     if (slot.watching) {
       slot.watching = false;
       job.request.signal.removeEventListener("abort", slot.onClientAbort);
@@ -93,7 +94,9 @@ export class Responder {
       this.#scratch.set(bytes.subarray(start, start + length));
       body = this.#scratch.subarray(0, length);
     }
-    this.#respondWith(slot, head, body);
+    const response = this.#build(slot.job!, head, body, false);
+    if (response === undefined) this.#ctx.faults.abort(slot, "invalid");
+    else this.respond(slot, response);
   }
 
   /** A worker's BulkResponse: the head in the slot, the body in the message. */
@@ -109,29 +112,84 @@ export class Responder {
     if (slot.state === "dispatched") {
       const head = this.#readHead(slot);
       if (head !== undefined) {
-        this.#respondWith(slot, head, new Uint8Array(message.body), true);
+        const body = new Uint8Array(message.body);
+        const response = this.#build(slot.job, head, body, true);
+        if (response === undefined) ctx.faults.abort(slot, "invalid");
+        else this.respond(slot, response);
       }
     }
     // The message released the slot.
     ctx.releaser.release(slot);
   }
 
-  /** RESPONSE_STREAM: the head and the first chunk are in RES_AREA. */
+  /**
+   * RESPONSE_STREAM: the head and the first chunk are in RES_AREA; the rest
+   * comes over the channel, so the request leaves its slot (the RELEASE bit
+   * that came with the event frees it).
+   */
   stream(slot: Slot): void {
     if (slot.state !== "dispatched") return;
     const head = this.#readHead(slot);
     if (head === undefined) return;
     const ctx = this.#ctx;
-    const headLength = ctx.words[slot.word + C_RES_HEAD_LEN]!;
-    const stream = new ResponseStream(ctx, slot, headLength, head.declared);
-    const headers = this.#headerList(head, head.declared);
+    const { bytes, words } = ctx;
+    const worker = ctx.workers.at(ownerOf(words, slot.word) - 1);
+    if (worker === undefined) return;
+    const area = slot.offset + RES_AREA;
+    const first = copyOut(
+      bytes,
+      area + words[slot.word + C_RES_HEAD_LEN]!,
+      area + words[slot.word + C_RES_LEN]!,
+    );
+    const id = words[slot.word + C_STREAM]!;
+    const detached = ctx.streams.adopt(slot, worker, id, "running");
+    const stream = ctx.streams.responseStream(detached, first, head.declared);
+    this.#answerStream(detached, head, stream);
+  }
+
+  /** A channel "head" item: the response of a request that left its slot. */
+  head(detached: Detached, item: HeadItem): void {
+    const ctx = this.#ctx;
+    let head: ResponseHead;
+    try {
+      head = parseHead(item.head);
+    } catch (error) {
+      console.error(
+        "ringpool: a worker returned an invalid response head:",
+        error,
+      );
+      return ctx.streams.abort(detached, "invalid");
+    }
+    if (item.end) {
+      const body = item.body === undefined ? null : new Uint8Array(item.body);
+      const response = this.#build(detached.job, head, body, body !== null);
+      if (response === undefined) ctx.streams.abort(detached, "invalid");
+      else ctx.streams.answer(detached, response);
+      return;
+    }
+    const first = item.body === undefined
+      ? undefined
+      : new Uint8Array(item.body);
+    const stream = ctx.streams.responseStream(detached, first, head.declared);
+    this.#answerStream(detached, head, stream);
+  }
+
+  #answerStream(
+    detached: Detached,
+    head: ResponseHead,
+    stream: ResponseStream,
+  ): void {
     let response: Response;
     try {
-      response = new Response(stream.body, { status: head.status, headers });
+      response = new Response(stream.body, {
+        status: head.status,
+        headers: this.#headerList(head, head.declared),
+      });
     } catch (error) {
-      return this.#invalid(slot, "response", error);
+      console.error("ringpool: a worker returned an invalid response:", error);
+      return this.#ctx.streams.abort(detached, "invalid");
     }
-    this.respond(slot, response, stream);
+    this.#ctx.streams.answer(detached, response, stream);
   }
 
   /**
@@ -147,14 +205,13 @@ export class Responder {
     try {
       return this.#heads.decode(bytes, area, headLength);
     } catch (error) {
-      this.#invalid(slot, "response head", error);
+      console.error(
+        "ringpool: a worker returned an invalid response head:",
+        error,
+      );
+      this.#ctx.faults.abort(slot, "invalid");
       return undefined;
     }
-  }
-
-  #invalid(slot: Slot, what: string, error: unknown): void {
-    console.error(`ringpool: a worker returned an invalid ${what}:`, error);
-    this.#ctx.faults.abort(slot, "invalid");
   }
 
   /** The header list of a response, with what main adds (never mutates `head`). */
@@ -170,25 +227,25 @@ export class Responder {
   }
 
   /**
-   * Answers with a whole body, checked against the declared length. An
-   * `owned` body (nobody else holds it) is handed to Deno as a one-chunk
-   * stream, which Deno writes without the copy `new Response(bytes)` makes
-   * (measured: 12% of main's time in a 1 MiB echo).
+   * A response with a whole body, checked against the declared length;
+   * undefined (logged) if it is not valid. An `owned` body (nobody else
+   * holds it) is handed to Deno as a one-chunk stream, which Deno writes
+   * without the copy `new Response(bytes)` makes (measured: 12% of main's
+   * time in a 1 MiB echo).
    */
-  #respondWith(
-    slot: Slot,
+  #build(
+    job: { request: Request },
     head: ResponseHead,
     body: Uint8Array<ArrayBuffer> | null,
-    owned = false,
-  ): void {
+    owned: boolean,
+  ): Response | undefined {
     const length = body?.byteLength ?? 0;
-    const isHead = slot.job!.request.method === "HEAD";
+    const isHead = job.request.method === "HEAD";
     if (head.declared >= 0 && !isHead && head.declared !== length) {
       console.error(
         `ringpool: the handler declared content-length ${head.declared} but sent ${length} bytes`,
       );
-      this.#ctx.faults.abort(slot, "invalid");
-      return;
+      return undefined;
     }
     const whole = owned && body !== null && !isHead;
     const headers = this.#headerList(
@@ -199,9 +256,8 @@ export class Responder {
         ? head.declared
         : -1,
     );
-    let response: Response;
     try {
-      response = new Response(
+      return new Response(
         whole
           ? new ReadableStream({
             start(controller) {
@@ -213,8 +269,8 @@ export class Responder {
         { status: head.status, headers },
       );
     } catch (error) {
-      return this.#invalid(slot, "response", error);
+      console.error("ringpool: a worker returned an invalid response:", error);
+      return undefined;
     }
-    this.respond(slot, response);
   }
 }

@@ -1,54 +1,56 @@
-// A response body streamed from a worker through its slot's RES_AREA: the
-// worker writes a chunk and sends CHUNK (or END); main copies the chunk out
-// only when the socket asks for more (highWaterMark 0), then hands the area
-// back with CREDIT. So a slow client stalls the worker, never main's memory.
-import { copyOut } from "../_common/bytes.ts";
-import { type ServerContext, tellOwner } from "./context.ts";
-import type { Slot } from "./slots.ts";
-import { C_RES_LEN, IN_CREDIT, RES_AREA } from "./wire.ts";
+// A response body streamed from a worker over the channel (./channel.ts):
+// "chunk" items queue here and go to the socket only when it asks for more
+// (highWaterMark 0); each chunk the socket takes is credited back, so the
+// worker never has more than CHUNK_WINDOW chunks in main's memory.
+
+/** What a stream reports to its owner. */
+export interface StreamHooks {
+  /** The socket took a chunk that came over the channel: credit it. */
+  credit(): void;
+  /** The client went away (the stream was cancelled). */
+  cancel(): void;
+  /** The body broke the declared content-length (after the stream failed). */
+  invalid(message: string): void;
+}
 
 /** Main's side of one streamed response body. */
 export class ResponseStream {
   readonly body: ReadableStream<Uint8Array>;
-  readonly #ctx: ServerContext;
-  readonly #slot: Slot;
+  readonly #hooks: StreamHooks;
   readonly #declared: number;
   #controller!: ReadableStreamDefaultController<Uint8Array>;
-  /** Bytes wait in RES_AREA, from #offset. */
-  #ready = true;
-  #offset: number;
+  /** Chunks waiting for the socket; the first came through the slot. */
+  readonly #queue: { bytes: Uint8Array; credited: boolean }[] = [];
   #ended = false;
   #done = false;
   #sent = 0;
   #wake: (() => void) | undefined;
 
   /**
-   * @param headLength Where the first chunk starts in RES_AREA (after the head).
+   * @param first The first chunk, copied out of the slot (not credited).
    * @param declared The content-length the handler set, or -1.
    */
   constructor(
-    ctx: ServerContext,
-    slot: Slot,
-    headLength: number,
+    first: Uint8Array | undefined,
     declared: number,
+    hooks: StreamHooks,
   ) {
-    this.#ctx = ctx;
-    this.#slot = slot;
+    this.#hooks = hooks;
     this.#declared = declared;
-    // Even an empty first chunk is "ready": copying it hands the area back,
-    // which the worker waits for before it writes the next one.
-    this.#offset = headLength;
+    if (first !== undefined && first.byteLength > 0) {
+      this.#queue.push({ bytes: first, credited: true });
+    }
     this.body = new ReadableStream<Uint8Array>({
       start: (controller) => {
         this.#controller = controller;
       },
       pull: () => {
-        if (this.#feed(true)) return;
+        if (this.#feed()) return;
         return new Promise<void>((resolve) => this.#wake = resolve);
       },
       cancel: () => {
         this.#done = true;
-        ctx.faults.abort(slot, "client");
+        hooks.cancel();
       },
     }, { highWaterMark: 0 });
   }
@@ -58,39 +60,50 @@ export class ResponseStream {
     return this.#done;
   }
 
-  /** Whether the worker sent END (the body may still be draining). */
+  /** Whether the worker sent its end (the body may still be draining). */
   get ended(): boolean {
     return this.#ended;
   }
 
-  /** CHUNK: the next chunk is in RES_AREA, from offset 0. */
-  chunk(): void {
-    this.#ready = true;
-    this.#offset = 0;
-    this.#feed();
+  /** A "chunk" item. */
+  push(bytes: Uint8Array): void {
+    if (this.#done) return;
+    this.#queue.push({ bytes, credited: false });
+    if (this.#wake !== undefined) this.#feed();
   }
 
-  /** END: no more chunks. */
+  /** An "end" item: no more chunks. */
   end(): void {
     this.#ended = true;
-    this.#feed();
+    if (this.#wake !== undefined) this.#feed();
   }
 
   /** Fails the body (cut off, the worker gone); does nothing once done. */
   fail(message: string): void {
     if (this.#done) return;
     this.#done = true;
+    this.#queue.length = 0;
     this.#controller.error(new Error(message));
     this.#wakeUp();
   }
 
-  /** Moves a ready chunk (or the end) into the stream; true if it did. */
-  #feed(asked = this.#wake !== undefined): boolean {
+  /** Hands the socket the next chunk (or the end); true if it did. */
+  #feed(): boolean {
     if (this.#done) return true;
-    if (this.#ready) {
-      // Nobody asked yet: leave it in the slot, pull() will take it.
-      if (!asked) return false;
-      return this.#take();
+    const next = this.#queue.shift();
+    if (next !== undefined) {
+      this.#sent += next.bytes.byteLength;
+      if (this.#declared >= 0 && this.#sent > this.#declared) {
+        this.fail("Response body longer than declared");
+        this.#hooks.invalid(
+          `the handler declared content-length ${this.#declared} but sent more`,
+        );
+        return true;
+      }
+      if (!next.credited) this.#hooks.credit();
+      this.#controller.enqueue(next.bytes);
+      this.#wakeUp();
+      return true;
     }
     if (!this.#ended) return false;
     this.#done = true;
@@ -99,35 +112,6 @@ export class ResponseStream {
     } else {
       this.#controller.close();
     }
-    this.#wakeUp();
-    return true;
-  }
-
-  #take(): boolean {
-    const { bytes, words } = this.#ctx;
-    const slot = this.#slot;
-    const area = slot.offset + RES_AREA;
-    const chunk = copyOut(
-      bytes,
-      area + this.#offset,
-      area + words[slot.word + C_RES_LEN]!,
-    );
-    this.#ready = false;
-    this.#sent += chunk.byteLength;
-    if (this.#declared >= 0 && this.#sent > this.#declared) {
-      console.error(
-        `ringpool: the handler declared content-length ${this.#declared} but sent more`,
-      );
-      this.fail("Response body longer than declared");
-      this.#ctx.faults.abort(slot, "invalid");
-      return true;
-    }
-    // The copy is ours: the worker may write the next chunk.
-    tellOwner(this.#ctx, slot, IN_CREDIT);
-    // An empty first chunk satisfies no read: keep waiting, since the
-    // stream only calls pull() again after an enqueue.
-    if (chunk.byteLength === 0) return false;
-    this.#controller.enqueue(chunk);
     this.#wakeUp();
     return true;
   }

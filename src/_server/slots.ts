@@ -3,25 +3,24 @@
 //
 // A slot's life, as main sees it (SlotState):
 //
-//            dispatch()                    RESPONSE_FULL / BulkResponse
-//   free ───────────────▶ dispatched ───────────────────────────▶ answered
-//    ▲                     │      │ RESPONSE_STREAM                  │
-//    │                     │      └──────────────▶ streaming         │
-//    │                     │ abort()                  │ abort()      │
-//    │                     ▼                          ▼              │
-//    │                  aborted ◀─────────────────────┘              │
-//    │                     │                                         │
-//    │       RELEASE bit (or the worker's exit, or a cancel          │
+//            dispatch()            RESPONSE_FULL / BulkResponse
+//   free ───────────────▶ dispatched ───────────────────▶ answered ──┐
+//    ▲                      │    │                                   │
+//    │                      │    └─RESPONSE_STREAM / DETACH─▶ detached ┤
+//    │                      └──abort()──▶ aborted ◀──abort()──┘      │
+//    │                                      │                        │
+//    │       the RELEASE bit (or the worker's exit, or a cancel      │
 //    │       before any worker claimed it), from any state ◀─────────┘
-//    │                     │
-//    │                     ├── the handler read info.completed ──▶ completing
-//    │                     ▼                                            │
-//    └──── reuse (the next waiting job, or the free list) ◀── reported ─┘
+//    │                                      │
+//    │                                      ├─ the handler read info.completed ─▶ completing
+//    │                                      ▼                                        │
+//    └──── reuse: the next waiting job, or the free list ◀──────── reported ──────────┘
 //
 // - dispatched: the ticket is queued or a worker owns the slot; no answer yet.
-// - answered:   main gave Deno.serve the whole response; the worker may still
-//               hold the slot (an unanswered PULL) until its RELEASE.
-// - streaming:  the response head is out, its body flows through `stream`.
+// - answered:   main gave Deno.serve the whole response; the worker releases.
+// - detached:   the request left the slot for the channel (its response
+//               streams, or its body does: ./streams.ts now has it); the
+//               RELEASE that came with the event frees the slot at once.
 // - aborted:    main gave up (timeout, client gone, invalid response,
 //               shutdown) and answered; it waits for the worker's release
 //               and terminates the worker if it does not let go in time.
@@ -29,7 +28,6 @@
 //               `info.completed` settles and the worker is told (wire.ts).
 // A release of a slot still `dispatched` is a protocol error: answered 500.
 import { GEN_LIMIT, SLOT_BITS, slotOffset } from "./wire.ts";
-import type { ResponseStream } from "./response_stream.ts";
 import type { BodyFeed } from "./request_body.ts";
 
 /** Where a slot is in its life; see the drawing above. */
@@ -37,8 +35,8 @@ export type SlotState =
   | "free"
   | "dispatched"
   | "answered"
-  | "streaming"
   | "aborted"
+  | "detached"
   | "completing";
 
 /** One request, from Deno.serve until it is answered and its slot released. */
@@ -75,9 +73,7 @@ export class Slot {
   terminateSent = false;
   /** Whether the job's request.signal is being watched for a client leaving. */
   watching = false;
-  /** The streamed response body, while `streaming`. */
-  stream: ResponseStream | undefined = undefined;
-  /** The request body being fed to the worker chunk by chunk, if it streams. */
+  /** The request body, if it streams: handed to the request once detached. */
   feed: BodyFeed | undefined = undefined;
   /** Bound once: the listener for the job's request.signal. */
   readonly onClientAbort: () => void;
@@ -91,8 +87,7 @@ export class Slot {
 
   /** Whether main has answered the request (a response or an error). */
   get answered(): boolean {
-    return this.state === "answered" || this.state === "streaming" ||
-      this.state === "aborted";
+    return this.state === "answered" || this.state === "aborted";
   }
 
   /** Takes `job` in: a fresh ticket, so a stale one cannot claim it. */
@@ -106,7 +101,6 @@ export class Slot {
     this.abortedAt = 0;
     this.terminateSent = false;
     this.watching = false;
-    this.stream = undefined;
     this.feed = undefined;
   }
 }
@@ -114,7 +108,7 @@ export class Slot {
 /** The slots, the free ones, and the ones running a request. */
 export class SlotTable {
   readonly all: Slot[] = [];
-  /** Slots with a job: dispatched, answered, streaming or aborted. */
+  /** Slots with a job: dispatched, answered, aborted or (until the release) detached. */
   readonly busy = new Set<Slot>();
   readonly #free: Slot[] = [];
 
@@ -140,7 +134,6 @@ export class SlotTable {
   /** The worker let go of `slot`: it no longer runs a job. */
   release(slot: Slot): void {
     slot.job = undefined;
-    slot.stream = undefined;
     slot.feed = undefined;
     this.busy.delete(slot);
   }

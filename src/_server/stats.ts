@@ -9,6 +9,9 @@ export interface ServerStats {
   inFlight: number;
   /** Requests answered since start. */
   completed: number;
-  /** Per worker: requests in flight on it. */
-  workers: { id: number; inFlight: number }[];
+  /**
+   * Per worker: requests in flight on it (holding a slot), and its streams:
+   * requests whose response (or request body) streams, which hold none.
+   */
+  workers: { id: number; inFlight: number; streams: number }[];
 }

@@ -38,10 +38,10 @@
 //        +0          control words (Int32), see C_* below      64 bytes
 //        +HEAD_AREA  request head: "METHOD\nURL\nHOST\nPORT(\nNAME\nVALUE)*"
 //                    UTF-8, written by main with encodeInto       HEAD_BYTES
-//        +REQ_AREA   request body: whole (inline) or one chunk    CHUNK_BYTES
+//        +REQ_AREA   request body, when small enough (inline)     CHUNK_BYTES
 //        +RES_AREA   response: "STATUS(\nNAME\nVALUE)*" head then
-//                    body bytes (whole, or the first chunk); later
-//                    chunks start at offset 0                    RES_BYTES
+//                    body bytes (whole, or the first chunk of a
+//                    stream that goes on over the channel)      RES_BYTES
 //
 // "\n" can separate every field because neither URLs (serialised by the URL
 // parser) nor header names or values (validated by Headers) may contain it.
@@ -49,13 +49,14 @@
 // Wake-ups go through the doorbell words (word 1 to 9 and the per-worker
 // polling flags), whose protocol is drawn in ./doorbell.ts.
 //
-// Ownership: main writes the head and FLAGS, then pushes the ticket. A worker
-// owns the slot from its successful CAS on C_CLAIM until it sends an event
-// with the RELEASE bit; only then may main reuse it. Each area has one writer
-// at a time, handed over by an event (the ring's seq-cst publish orders the
-// bytes before the event): REQ_AREA by PULL (worker -> main: "write the next
-// chunk") and REQ_CHUNK/END/ERROR (main -> worker), RES_AREA by
-// RESPONSE_*/CHUNK (worker -> main) and CREDIT (main -> worker: "copied").
+// Ownership: main writes the head, the inline body and FLAGS, then pushes
+// the ticket. A worker owns the slot from its successful CAS on C_CLAIM
+// until it sends an event with the RELEASE bit; only then may main reuse it.
+// The worker writes RES_AREA and the RELEASE event publishes it (the ring's
+// seq-cst push orders the bytes before the event). A slot carries only the
+// short phase of a request: what lives longer (a streamed body, either way)
+// leaves the slot with that RELEASE and goes on over the channel
+// (./channel.ts), which holds no slot.
 //
 // `info.completed`: a handler that reads it makes its worker set
 // C_WANTS_COMPLETED before the release. Main then keeps the slot out of use
@@ -69,9 +70,7 @@
 // ring like any other; the worker that claims it asks for the body
 // (BodyWanted) and main answers (BodyMessage). A response body the handler
 // produced at once goes back the same way (BulkResponse), which also
-// releases the slot. Only one of the two channels carries a slot's events
-// at a time: a worker sends a BulkResponse only when no PULL of its is
-// unanswered.
+// releases the slot: the worker sends no ring event for the slot after it.
 
 /** Bits of a ticket that name the slot. */
 export const SLOT_BITS = 12;
@@ -83,7 +82,7 @@ export const GEN_LIMIT = 1 << (31 - SLOT_BITS);
 
 /** Largest encoded request head; larger heads get 431. */
 export const HEAD_BYTES = 16 * 1024;
-/** Bytes per body chunk, and the largest inline body. */
+/** The largest inline body, and the first chunk of a streamed response. */
 export const CHUNK_BYTES = 64 * 1024;
 /**
  * Bytes of a slot's response area: a chunk plus room for the head, so a
@@ -137,9 +136,9 @@ export const C_CLAIM = 0;
 export const C_FLAGS = 1;
 /** Bytes of the encoded request head. */
 export const C_HEAD_LEN = 2;
-/** Bytes in REQ_AREA (the inline body or the current chunk). */
+/** Bytes of the inline body in REQ_AREA. */
 export const C_REQ_LEN = 3;
-/** Bytes used in RES_AREA (head + body, or the current chunk). */
+/** Bytes used in RES_AREA (head + body, or head + first chunk). */
 export const C_RES_LEN = 4;
 /** Bytes of the encoded response head at the start of RES_AREA. */
 export const C_RES_HEAD_LEN = 5;
@@ -149,9 +148,15 @@ export const C_RES_HEAD_LEN = 5;
  * and tells the worker with IN_COMPLETED(_FAILED).
  */
 export const C_WANTS_COMPLETED = 6;
+/**
+ * The id of the stream a RESPONSE_STREAM or DETACH starts: the request
+ * goes on over the channel (./channel.ts), written by the worker first.
+ */
+export const C_STREAM = 7;
 
 export const F_ABORTED = 1;
 export const F_BODY_INLINE = 2;
+/** The body streams: the worker detaches the request (EV_DETACH) at once. */
 export const F_BODY_STREAM = 4;
 /** The whole body comes by postMessage (BodyWanted, BodyMessage), not through REQ_AREA. */
 export const F_BODY_MESSAGE = 8;
@@ -166,15 +171,17 @@ export const BULK_BYTES = 1024 * 1024;
 // Events worker -> main.
 /** Head and the whole body are in RES_AREA. */
 export const EV_RESPONSE_FULL = 1;
-/** Head and the first chunk are in RES_AREA; CHUNKs and END follow. */
+/**
+ * Head and the first chunk are in RES_AREA; the rest of the body comes over
+ * the channel as stream C_STREAM. Always with the RELEASE bit.
+ */
 export const EV_RESPONSE_STREAM = 2;
-/** One more response chunk in RES_AREA, from offset 0. */
-export const EV_CHUNK = 3;
-/** The response body ended. */
-export const EV_END = 4;
-/** The handler wants the next request body chunk. */
-export const EV_PULL = 5;
-/** The handler failed (before or while responding). */
+/**
+ * The request goes on over the channel as stream C_STREAM (its body
+ * streams): the worker has read the head. Always with the RELEASE bit.
+ */
+export const EV_DETACH = 3;
+/** The handler failed before it answered. */
 export const EV_ERROR = 6;
 /** Nothing but the release. */
 export const EV_RELEASE_ONLY = 7;
@@ -182,10 +189,6 @@ export const EV_RELEASE_ONLY = 7;
 export const EV_RELEASE = 8;
 
 // Events main -> worker.
-export const IN_REQ_CHUNK = 1;
-export const IN_REQ_END = 2;
-export const IN_REQ_ERROR = 3;
-export const IN_CREDIT = 4;
 export const IN_ABORT = 5;
 /** The response reached the client (Deno.serve's `info.completed` resolved). */
 export const IN_COMPLETED = 6;
@@ -204,7 +207,10 @@ export interface WorkerData {
 }
 
 /** Messages a worker posts to main, besides the supervision ones. */
-export type WorkerMessage = BodyWanted | BulkResponse;
+export type WorkerMessage =
+  | BodyWanted
+  | BulkResponse
+  | { type: "batch"; items: unknown[] };
 
 /** The worker claimed a slot marked F_BODY_MESSAGE and wants its body. */
 export interface BodyWanted {

@@ -64,6 +64,8 @@ export interface Member<T> {
 export interface WorkerSetHooks<T> {
   /** The engine's part of `workerData` for a new worker, and its own data for it. */
   prepare(index: number, id: number): { workerData: object; data: T };
+  /** The thread of a new member exists (its module is still loading). */
+  started?(member: Member<T>): void;
   /** Any message other than the supervision ones. */
   onMessage(member: Member<T>, message: unknown): void;
   /** A member exited: give back what it held. Runs before any replacement. */
@@ -256,6 +258,7 @@ export class WorkerSet<T> {
     };
     let failure: LoadFailure | undefined;
     this.#members[index] = member;
+    hooks.started?.(member);
     worker.on("message", (message: SupervisionMessage | { type?: unknown }) => {
       if (message?.type === "ready") {
         member.state = "ready";

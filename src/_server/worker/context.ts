@@ -11,6 +11,7 @@ import {
   W_WORKER_INFLIGHT,
   type WorkerData,
 } from "../wire.ts";
+import { WorkerChannel } from "./channel.ts";
 import type { Pump } from "./pump.ts";
 import type { Task } from "./task.ts";
 
@@ -42,6 +43,8 @@ export class WorkerContext {
   readonly doorbell: WorkerDoorbell;
   /** The tasks holding a slot, by slot id. */
   readonly tasks = new Map<number, Task>();
+  /** Tasks off their slot, and the channel to main. */
+  readonly channel: WorkerChannel;
   /**
    * Per slot, the `info.completed` of released requests, oldest first: main
    * answers each with IN_COMPLETED(_FAILED) once the client has the response.
@@ -67,6 +70,7 @@ export class WorkerContext {
     this.events = RingBuffer.from(data.events);
     this.inbox = RingBuffer.from(data.inbox);
     this.doorbell = new WorkerDoorbell(this.words, data.index, this.requests);
+    this.channel = new WorkerChannel(this);
     let resolve!: () => void;
     this.drained = new Promise((done) => resolve = done);
     this.#resolveDrained = resolve;
@@ -88,7 +92,7 @@ export class WorkerContext {
     }
     // The event ring is sized so it cannot fill; push() only waits if main
     // stalls, and only for a moment.
-    this.events.push(event);
+    if (!this.events.tryPush(event)) this.events.push(event);
     this.doorbell.pushed();
   }
 
@@ -98,29 +102,29 @@ export class WorkerContext {
     this.tasks.delete(task.slot);
     this.inFlight--;
     Atomics.sub(this.words, W_WORKER_INFLIGHT + this.data.index, 1);
-    if (task.settleCompleted !== undefined) {
+    // A task leaving for the channel hears of info.completed there.
+    if (task.settleCompleted !== undefined && task.stream === undefined) {
       const queue = this.awaitingCompletion.get(task.slot);
       if (queue === undefined) {
         this.awaitingCompletion.set(task.slot, [task.settleCompleted]);
       } else queue.push(task.settleCompleted);
     }
-    if (
-      this.inFlight === 0 && this.requests.closed &&
-      this.requests.length === 0
-    ) {
-      this.#resolveDrained();
-    } else if (this.inFlight === this.data.concurrency - 1) {
+    if (this.checkDrained()) return;
+    if (this.inFlight === this.data.concurrency - 1) {
       // Below capacity again: the pump may take tickets.
       this.pump.schedule();
     }
   }
 
-  /** Nothing left to do: the ring is closed and drained, no task holds a slot. */
+  /**
+   * Whether the ring is closed and drained; then, once no task holds a slot
+   * or a stream either, `drained` resolves.
+   */
   checkDrained(): boolean {
-    if (this.requests.closed && this.requests.length === 0) {
-      if (this.inFlight === 0) this.#resolveDrained();
-      return true;
+    if (!this.requests.closed || this.requests.length !== 0) return false;
+    if (this.inFlight === 0 && this.channel.streams.size === 0) {
+      this.#resolveDrained();
     }
-    return false;
+    return true;
   }
 }

@@ -87,7 +87,7 @@ export function respondFast(
     used += result.written;
   } else if (body instanceof Uint8Array) {
     if (body.byteLength > RES_BYTES - used) {
-      if (body.byteLength > BULK_BYTES || task.pullOutstanding) return false;
+      if (body.byteLength > BULK_BYTES) return false;
       // Deno's own copy might be shared with a clone: send a copy of it.
       words[task.word + C_RES_HEAD_LEN] = headLength;
       sendBulk(ctx, task, body.slice());

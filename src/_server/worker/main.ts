@@ -4,6 +4,7 @@
 // (./respond.ts). The wire layout is drawn in ../wire.ts.
 import { parentPort } from "node:worker_threads";
 import { reportLoadError, reportReady } from "../../_workers/child.ts";
+import type { Batch, MainItem } from "../channel.ts";
 import type { BodyMessage } from "../wire.ts";
 import { type Handler, WorkerContext } from "./context.ts";
 import { inboxLoop } from "./inbox.ts";
@@ -47,8 +48,9 @@ if (handler === undefined) {
 } else {
   ctx.handler = handler;
   const inboxDone = inboxLoop(ctx);
-  const onMessage = (message: BodyMessage) => {
-    if (message?.type === "body") ctx.pump.bodyArrived(message);
+  const onMessage = (message: BodyMessage | Batch<MainItem>) => {
+    if (message?.type === "batch") ctx.channel.onBatch(message);
+    else if (message?.type === "body") ctx.pump.bodyArrived(message);
   };
   port.on("message", onMessage);
   reportReady();

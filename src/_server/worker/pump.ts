@@ -106,14 +106,17 @@ export class Pump {
     doorbell.setPolling(false);
     // The last release resolves `drained` if tasks still run.
     if (ctx.checkDrained()) return false;
-    if (ctx.inFlight > 0 && !this.#yielded) {
+    // Streams off their slot need the event loop too (channel messages,
+    // the handler's timers): only a worker with neither blocks.
+    const busy = ctx.inFlight > 0 || ctx.channel.streams.size > 0;
+    if (busy && !this.#yielded) {
       // Let handlers that are about to finish do so first: an idle worker
       // then waits the cheap way below.
       this.#yielded = true;
       this.schedule();
       return false;
     }
-    if (ctx.inFlight === 0) {
+    if (!busy) {
       // Idle: nothing of ours needs the event loop, so block in
       // Atomics.wait, whose wake-up costs the notifying main thread far
       // less than waking an Atomics.waitAsync. The wait is finite so the

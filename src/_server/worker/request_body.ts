@@ -1,18 +1,15 @@
 // The handler's request body: inline bytes from the slot, a whole body that
-// came by message, or a stream that asks main for one chunk at a time
-// (PULL -> REQ_CHUNK / REQ_END / REQ_ERROR through REQ_AREA).
+// came by message, or a stream that asks main over the channel for one
+// chunk at a time ("pull" -> "body" / "body-end" / "body-fail"); a request
+// with such a body has left its slot before its handler runs.
 import { copyOut } from "../../_common/bytes.ts";
 import type { WorkerContext } from "./context.ts";
-import { release } from "./finish.ts";
 import type { Task } from "./task.ts";
 import {
   C_REQ_LEN,
-  EV_PULL,
   F_BODY_INLINE,
   F_BODY_MESSAGE,
   F_BODY_STREAM,
-  IN_REQ_CHUNK,
-  IN_REQ_END,
   REQ_AREA,
 } from "../wire.ts";
 
@@ -42,17 +39,10 @@ export function requestBody(
         return;
       }
       return new Promise<void>((resolve) => {
-        task.bodyWaiter = (type) => {
-          if (type === IN_REQ_CHUNK) {
-            const start = task.offset + REQ_AREA;
-            controller.enqueue(
-              copyOut(
-                ctx.bytes,
-                start,
-                start + ctx.words[task.word + C_REQ_LEN]!,
-              ),
-            );
-          } else if (type === IN_REQ_END) {
+        task.bodyWaiter = (item) => {
+          if (item?.k === "body") {
+            controller.enqueue(new Uint8Array(item.body));
+          } else if (item?.k === "body-end") {
             finished = true;
             controller.close();
           } else {
@@ -63,13 +53,9 @@ export function requestBody(
                 : new Error("The request body could not be read in full"),
             );
           }
-          if (task.state !== "running" && !task.pullOutstanding) {
-            release(ctx, task);
-          }
           resolve();
         };
-        task.pullOutstanding = true;
-        ctx.send(task, EV_PULL);
+        ctx.channel.send({ k: "pull", s: task.stream! });
       });
     },
   }, { highWaterMark: 0 });

@@ -1,8 +1,10 @@
-// Writing the handler's response into the slot: Deno's fast path when it
-// applies (./fast_path.ts); otherwise the head, then the body whole if it is
-// ready within a few microtask turns (in RES_AREA, or by message when
-// larger), else streamed chunk by chunk, each handed back by a CREDIT.
+// Writing the handler's response: Deno's fast path when it applies
+// (./fast_path.ts); otherwise the head, then the body whole if it is ready
+// within a few microtask turns (in RES_AREA, or by message when larger),
+// else the head and first chunk through the slot and the rest over the
+// channel (../channel.ts), which the task leaves its slot for.
 import { parentPort } from "node:worker_threads";
+import { CHUNK_ITEM_BYTES } from "../channel.ts";
 import type { WorkerContext } from "./context.ts";
 import { FAST, respondFast } from "./fast_path.ts";
 import { finish } from "./finish.ts";
@@ -13,11 +15,8 @@ import {
   C_RES_HEAD_LEN,
   C_RES_LEN,
   CHUNK_BYTES,
-  EV_CHUNK,
-  EV_END,
   EV_RESPONSE_FULL,
   EV_RESPONSE_STREAM,
-  IN_CREDIT,
   RES_AREA,
   RES_BYTES,
 } from "../wire.ts";
@@ -39,7 +38,16 @@ export async function respond(
   task: Task,
   response: Response,
 ): Promise<void> {
-  if (FAST !== undefined && respondFast(ctx, task, response)) return;
+  if (task.stream === undefined && FAST !== undefined) {
+    // It checks Deno's own "consumed" field: checked here, bodyUsed would
+    // make Deno build the body the fast path avoids.
+    if (respondFast(ctx, task, response)) return;
+  }
+  // As Deno.serve: a body that was read already cannot be sent (500).
+  if (response.bodyUsed) {
+    throw new TypeError("The response body has already been consumed");
+  }
+  if (task.stream !== undefined) return respondOffSlot(ctx, task, response);
   const { bytes, words } = ctx;
   const area = task.offset + RES_AREA;
   const head = encodeHead(response);
@@ -69,19 +77,94 @@ export async function respond(
     words[task.word + C_RES_LEN] = used;
     return finish(ctx, task, EV_RESPONSE_FULL);
   }
-  if (ready.complete && !task.pullOutstanding) {
-    // Whole but larger than the slot: one message instead of a stream of
-    // chunks, each a round trip with main.
-    const body = new Uint8Array(ready.total);
-    let offset = 0;
-    for (const chunk of ready.chunks) {
-      body.set(chunk, offset);
-      offset += chunk.byteLength;
-    }
+  if (ready.complete) {
+    // Whole but larger than the slot: one message instead of a stream.
     task.reader = undefined;
-    return sendBulk(ctx, task, body);
+    return sendBulk(ctx, task, concat(ready));
   }
-  await stream(ctx, task, reader, headLength, ready);
+  // A live stream: the head and what fits of the first chunks go through
+  // the slot, the rest over the channel.
+  let used = headLength;
+  while (ready.chunks.length > 0) {
+    const chunk = ready.chunks[0]!;
+    if (used + chunk.byteLength > RES_BYTES) break;
+    bytes.set(chunk, area + used);
+    used += chunk.byteLength;
+    ready.chunks.shift();
+  }
+  words[task.word + C_RES_LEN] = used;
+  ctx.channel.detach(task, EV_RESPONSE_STREAM);
+  await sendChunks(ctx, task, reader, ready);
+}
+
+/** The response of a task that left its slot: a "head" item, then chunks. */
+async function respondOffSlot(
+  ctx: WorkerContext,
+  task: Task,
+  response: Response,
+): Promise<void> {
+  const s = task.stream!;
+  const head = encodeHead(response);
+  if (response.body === null) {
+    ctx.channel.send({ k: "head", s, head, end: true });
+    return finish(ctx, task, 0);
+  }
+  const reader = response.body.getReader();
+  task.reader = reader;
+  const ready = await gather(task, reader);
+  if (ready === undefined) return; // aborted meanwhile
+  if (ready.complete) {
+    const body = concat(ready).buffer;
+    ctx.channel.send({ k: "head", s, head, body, end: true }, body);
+    return finish(ctx, task, 0);
+  }
+  ctx.channel.send({ k: "head", s, head, end: false });
+  await sendChunks(ctx, task, reader, ready);
+}
+
+/**
+ * Sends the rest of a body over the channel: the chunks gathered, then
+ * what the reader yields, each copied (the handler may reuse its buffers),
+ * split into items of at most CHUNK_ITEM_BYTES, within the credit window.
+ */
+async function sendChunks(
+  ctx: WorkerContext,
+  task: Task,
+  reader: ReadableStreamDefaultReader<Uint8Array>,
+  ready: Gathered,
+): Promise<void> {
+  const s = task.stream!;
+  let next = ready.next;
+  for (;;) {
+    let chunk = ready.chunks.shift();
+    if (chunk === undefined) {
+      if (ready.complete) break;
+      const result = await (next ?? reader.read());
+      next = undefined;
+      if (task.aborted) return;
+      if (result.done) break;
+      chunk = toBytes(result.value);
+    }
+    for (let at = 0; at < chunk.byteLength; at += CHUNK_ITEM_BYTES) {
+      if (!await ctx.channel.window(task)) return;
+      const piece = chunk.slice(at, at + CHUNK_ITEM_BYTES);
+      task.unacked++;
+      ctx.channel.send({ k: "chunk", s, body: piece.buffer }, piece.buffer);
+    }
+  }
+  ctx.channel.send({ k: "end", s });
+  finish(ctx, task, 0);
+}
+
+/** The gathered chunks as one buffer of their own. */
+function concat(ready: Gathered): Uint8Array<ArrayBuffer> {
+  const body = new Uint8Array(ready.total);
+  let offset = 0;
+  for (const chunk of ready.chunks) {
+    body.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return body;
 }
 
 /**
@@ -140,73 +223,6 @@ async function gather(
     if (ready.total > BULK_BYTES) return ready;
     ready.next = reader.read();
   }
-}
-
-/** Streams the body: the head and what fits of the first chunks, then the rest. */
-async function stream(
-  ctx: WorkerContext,
-  task: Task,
-  reader: ReadableStreamDefaultReader<Uint8Array>,
-  headLength: number,
-  ready: Gathered,
-): Promise<void> {
-  const { bytes, words } = ctx;
-  const area = task.offset + RES_AREA;
-  let used = headLength;
-  let queued = 0;
-  while (queued < ready.chunks.length) {
-    const chunk = ready.chunks[queued]!;
-    if (used + chunk.byteLength > RES_BYTES) break;
-    bytes.set(chunk, area + used);
-    used += chunk.byteLength;
-    queued++;
-  }
-  let pending = queued < ready.chunks.length
-    ? ready.chunks[queued++]
-    : undefined;
-  words[task.word + C_RES_LEN] = used;
-  ctx.send(task, EV_RESPONSE_STREAM);
-  let next = ready.next;
-  for (;;) {
-    if (pending === undefined && queued < ready.chunks.length) {
-      pending = ready.chunks[queued++];
-    }
-    if (pending === undefined) {
-      if (ready.complete) break;
-      const result = await (next ?? reader.read());
-      next = undefined;
-      if (task.aborted) return;
-      if (result.done) break;
-      pending = toBytes(result.value);
-      if (pending.byteLength === 0) {
-        pending = undefined;
-        continue;
-      }
-    }
-    // Main copies the previous chunk before the area is ours again.
-    if (!await credit(task)) return;
-    const length = Math.min(pending.byteLength, CHUNK_BYTES);
-    bytes.set(pending.subarray(0, length), area);
-    words[task.word + C_RES_LEN] = length;
-    pending = length < pending.byteLength
-      ? pending.subarray(length)
-      : undefined;
-    ctx.send(task, EV_CHUNK);
-  }
-  if (!await credit(task)) return;
-  finish(ctx, task, EV_END);
-}
-
-/** Waits for main to copy the chunk in RES_AREA; false if the request was aborted. */
-function credit(task: Task): Promise<boolean> {
-  if (task.aborted) return Promise.resolve(false);
-  if (task.hasCredit) {
-    task.hasCredit = false;
-    return Promise.resolve(true);
-  }
-  return new Promise((resolve) => {
-    task.creditWaiter = (type) => resolve(type === IN_CREDIT && !task.aborted);
-  });
 }
 
 // Resolves after a few microtask turns: long enough for a read of a body

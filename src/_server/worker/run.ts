@@ -5,7 +5,13 @@ import { fail } from "./finish.ts";
 import { requestBody } from "./request_body.ts";
 import { respond } from "./respond.ts";
 import { Info, type Task, WorkerRequest } from "./task.ts";
-import { C_FLAGS, C_HEAD_LEN, HEAD_AREA } from "../wire.ts";
+import {
+  C_FLAGS,
+  C_HEAD_LEN,
+  EV_DETACH,
+  F_BODY_STREAM,
+  HEAD_AREA,
+} from "../wire.ts";
 
 const decoder = new TextDecoder();
 
@@ -17,7 +23,10 @@ const decoder = new TextDecoder();
 export function run(ctx: WorkerContext, task: Task): void {
   let result: Response | Promise<Response>;
   try {
-    const { request, info } = decodeRequest(ctx, task);
+    const { request, info, flags } = decodeRequest(ctx, task);
+    // A body that streams may take long: the request leaves its slot now
+    // (its head is read) and goes on over the channel.
+    if (flags & F_BODY_STREAM) ctx.channel.detach(task, EV_DETACH);
     result = ctx.handler.fetch(request, info);
   } catch (error) {
     return fail(ctx, task, error);
@@ -33,7 +42,7 @@ export function run(ctx: WorkerContext, task: Task): void {
 function decodeRequest(
   ctx: WorkerContext,
   task: Task,
-): { request: Request; info: Info } {
+): { request: Request; info: Info; flags: number } {
   const { bytes, words } = ctx;
   const flags = Atomics.load(words, task.word + C_FLAGS);
   const start = task.offset + HEAD_AREA;
@@ -55,6 +64,7 @@ function decodeRequest(
   return {
     request,
     info: new Info(head[2]!, Number(head[3]), ctx.workerId, task),
+    flags,
   };
 }
 

@@ -3,20 +3,22 @@
 //
 // A task's response, as the worker sees it (TaskState):
 //
-//   claim ──▶ running ──the response is written (whole, END, bulk)──▶ finished
-//                │        or the handler failed (ERROR)                  │
-//                └── IN_ABORT / F_ABORTED ──▶ aborted                    │
-//                                               │                        │
-//   …and, separately, the slot: `released` once the RELEASE bit (or a
-//   BulkResponse) went to main, which needs the response side finished or
-//   aborted AND no PULL unanswered (main may still write REQ_AREA then).
+//   claim ──▶ running ──the response is written (whole, end, bulk)──▶ finished
+//                │        or the handler failed                          │
+//                └── IN_ABORT / F_ABORTED / "abort" ──▶ aborted           │
+//
+//   …and, separately, where it talks to main: through its slot until
+//   `released` (the RELEASE bit, or a BulkResponse); a task whose response
+//   streams, or whose body does, leaves the slot early (`stream` is then
+//   its channel id, ../channel.ts) and is `done` once it sent its last
+//   item, forgotten once main also reported info.completed.
 import type { WorkerContext } from "./context.ts";
 import { C_WANTS_COMPLETED, slotOffset } from "../wire.ts";
 
 /** Where the task's response is; see the drawing above. */
 export type TaskState = "running" | "finished" | "aborted";
 
-type Waiter = (type: number) => void;
+import type { MainItem } from "../channel.ts";
 
 /** One claimed request. */
 export class Task {
@@ -28,12 +30,18 @@ export class Task {
   state: TaskState = "running";
   /** Main owns the slot again. */
   released = false;
-  /** We sent PULL and main has not answered: it may be writing REQ_AREA. */
-  pullOutstanding = false;
-  /** A CREDIT came before we waited for it. */
-  hasCredit = false;
-  bodyWaiter: Waiter | undefined = undefined;
-  creditWaiter: Waiter | undefined = undefined;
+  /** Its id on the channel, once it left its slot. */
+  stream: number | undefined = undefined;
+  /** Chunks sent over the channel that main has not credited yet. */
+  unacked = 0;
+  /** Its last channel item ("done") went to main. */
+  done = false;
+  /** What main reported of info.completed, once it did (channel only). */
+  completedResult: boolean | undefined = undefined;
+  /** Waits for the next request body item (undefined: aborted). */
+  bodyWaiter: ((item: MainItem | undefined) => void) | undefined = undefined;
+  /** Waits for a credit. */
+  creditWaiter: (() => void) | undefined = undefined;
   reader: ReadableStreamDefaultReader<Uint8Array> | undefined = undefined;
   /** The whole request body, when it came by message. */
   bulkBody: ArrayBuffer | undefined = undefined;
@@ -65,23 +73,35 @@ export class Task {
 
   get completed(): Promise<void> {
     if (this.completedPromise !== undefined) return this.completedPromise;
-    if (this.released) {
+    if (this.completedResult !== undefined) {
+      this.completedPromise = this.completedResult
+        ? Promise.resolve()
+        : Promise.reject(notDelivered());
+      this.completedPromise.catch(() => {});
+      return this.completedPromise;
+    }
+    if (this.released && this.stream === undefined) {
       // Too late to ask main: the response was handed over already.
       this.completedPromise = Promise.resolve();
       return this.completedPromise;
     }
     this.completedPromise = new Promise((resolve, reject) => {
       this.settleCompleted = (delivered) =>
-        delivered
-          ? resolve()
-          : reject(new Error("The response was not delivered to the client"));
+        delivered ? resolve() : reject(notDelivered());
     });
     // Like Deno.serve's, a rejection nobody awaits is not an error.
     this.completedPromise.catch(() => {});
-    // Read by main when we release the slot (the event orders it).
-    this.#ctx.words[this.word + C_WANTS_COMPLETED] = 1;
+    // Read by main when we release the slot (the event orders it); a task
+    // off its slot hears of it over the channel instead.
+    if (this.stream === undefined) {
+      this.#ctx.words[this.word + C_WANTS_COMPLETED] = 1;
+    }
     return this.completedPromise;
   }
+}
+
+function notDelivered(): Error {
+  return new Error("The response was not delivered to the client");
 }
 
 /** The reason of an aborted request's signal. */
