@@ -14,6 +14,9 @@
  * - {@linkcode ThreadPool}: run named exports of a module on N workers.
  * - {@linkcode RingBuffer}: the bounded MPMC queue of integers under both.
  * - {@linkcode serveStatic}: files from a folder, answered on the main thread.
+ * - {@linkcode upgradeWebSocket}: WebSockets in handlers (`Deno.upgradeWebSocket`
+ *   works unchanged there too: the socket stays on the main thread and its
+ *   messages are relayed to the worker).
  *
  * Run `deno run -A mod.ts` for the demo server of _The Rust Programming
  * Language_'s last chapter, or `deno run -A mod.ts app.ts --port 8080` to
@@ -47,6 +50,7 @@ export * from "./src/ring_buffer.ts";
 export * from "./src/thread_pool.ts";
 export * from "./src/server.ts";
 export * from "./src/static_files.ts";
+export * from "./src/websocket.ts";
 
 if (import.meta.main) {
   // Loaded only here, so importing the library never loads the CLI.

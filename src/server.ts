@@ -99,6 +99,15 @@ export interface ServeOptions {
    */
   metricsPath?: string;
   /**
+   * Largest WebSocket message, in bytes, a client may send (for a text
+   * message, its length in UTF-16 code units counts); a larger one closes
+   * the socket with 1009 ("message too big"). Deno's own limit is the same
+   * 64 MiB.
+   *
+   * @default {67108864}
+   */
+  maxMessageSize?: number;
+  /**
    * Heap limits of each worker (`node:worker_threads` `resourceLimits`): a
    * worker over them dies alone, its requests get 502 and it is replaced.
    */
@@ -204,6 +213,7 @@ function checkOptions(options: ServeOptions): Settings {
     readinessPath: path("readinessPath", options.readinessPath),
     readinessDelay: integer("readinessDelay", 0, 0),
     metricsPath: path("metricsPath", options.metricsPath),
+    maxMessageSize: integer("maxMessageSize", 64 * 1024 * 1024, 1),
   };
 }
 

@@ -24,3 +24,58 @@ export function sourceFiles(): string[] {
     .filter((path) => path.endsWith(".ts"))
     .sort();
 }
+
+/** A server running in a subprocess: where it listens, and how to stop it. */
+export interface Running {
+  base: string;
+  stop: () => Promise<void>;
+}
+
+/**
+ * Starts `deno <args>` (deno serve, or ringpool's CLI) and resolves once it
+ * printed "Listening on http://HOST:PORT/"; `stop()` sends SIGINT and waits.
+ */
+export async function startServerProcess(args: string[]): Promise<Running> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args,
+    stdout: "piped",
+    stderr: "piped",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  // Both print "Listening on http://HOST:PORT/" (deno serve on stderr).
+  const { promise: listening, resolve, reject } = Promise.withResolvers<
+    string
+  >();
+  const watch = async (stream: ReadableStream<Uint8Array>) => {
+    let seen = "";
+    for await (const text of stream.pipeThrough(new TextDecoderStream())) {
+      seen += text;
+      const match = /Listening on (http:\/\/[^/\s]+)\//.exec(seen);
+      if (match) resolve(match[1]!.replace("0.0.0.0", "127.0.0.1"));
+    }
+    reject(new Error(`the server exited before listening:\n${seen}`));
+  };
+  const outputs = Promise.allSettled([
+    watch(child.stdout),
+    watch(child.stderr),
+  ]);
+  const base = await listening;
+  return {
+    base,
+    stop: async () => {
+      child.kill("SIGINT");
+      // `deno serve` itself may not exit after a server-initiated
+      // WebSocket close (seen with Deno 2.9.6): bounded, then SIGKILL.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const late = new Promise<"late">((resolve) => {
+        timer = setTimeout(() => resolve("late"), 5_000);
+      });
+      if (await Promise.race([child.status, late]) === "late") {
+        child.kill("SIGKILL");
+      }
+      clearTimeout(timer);
+      await child.status;
+      await outputs;
+    },
+  };
+}

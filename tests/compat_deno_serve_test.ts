@@ -5,50 +5,11 @@
 // a Content-Length instead of chunked).
 import assert from "node:assert/strict";
 import { COMPAT_CASES } from "./fixtures/handlers/compat_cases.ts";
+import { startServerProcess as start } from "./_helpers.ts";
 
 const COMPAT = new URL("./fixtures/handlers/compat.ts", import.meta.url);
 const MOD = new URL("../mod.ts", import.meta.url);
 const FRAMING = new Set(["date", "content-length", "transfer-encoding"]);
-
-interface Running {
-  base: string;
-  stop: () => Promise<void>;
-}
-
-async function start(args: string[]): Promise<Running> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args,
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).spawn();
-  // Both print "Listening on http://HOST:PORT/" (deno serve on stderr).
-  const { promise: listening, resolve, reject } = Promise.withResolvers<
-    string
-  >();
-  const watch = async (stream: ReadableStream<Uint8Array>) => {
-    let seen = "";
-    for await (const text of stream.pipeThrough(new TextDecoderStream())) {
-      seen += text;
-      const match = /Listening on (http:\/\/[^/\s]+)\//.exec(seen);
-      if (match) resolve(match[1]!.replace("0.0.0.0", "127.0.0.1"));
-    }
-    reject(new Error(`the server exited before listening:\n${seen}`));
-  };
-  const outputs = Promise.allSettled([
-    watch(child.stdout),
-    watch(child.stderr),
-  ]);
-  const base = await listening;
-  return {
-    base,
-    stop: async () => {
-      child.kill("SIGINT");
-      await child.status;
-      await outputs;
-    },
-  };
-}
 
 async function describe(base: string, path: string, init?: RequestInit) {
   const response = await fetch(base + path, { ...init, redirect: "manual" });

@@ -21,6 +21,8 @@ const MAY_IMPORT: Readonly<Record<string, readonly string[]>> = {
   "_common/": [],
   "errors.ts": ["_common/"],
   "ring_buffer.ts": ["errors.ts", "_common/"],
+  // Calls Deno.upgradeWebSocket, which a server worker relays.
+  "websocket.ts": [],
   // Worker supervision shared by both engines.
   "_workers/": ["_common/"],
   // The engines: they never import each other.

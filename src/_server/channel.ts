@@ -29,6 +29,18 @@
 //   done   the worker let go of the stream  completed info.completed settled
 //          (its last item, like RELEASE)
 //
+// A WebSocket is a stream too: the request's response is the upgrade
+// (UPGRADE with the RELEASE bit, the protocol and idleTimeout in RES_AREA),
+// main performs the real upgrade and relays the socket's events as "ws-*"
+// items; the socket stays with the worker that ran its handler.
+//
+//   worker -> main                          main -> worker
+//   ws-send  a message for the client       ws-open    the socket is open
+//   ws-close close it (code, reason)        ws-message a message from the client
+//                                           ws-ack     sent messages left main's buffer
+//                                           ws-closed  the socket closed (code,
+//                                                      reason, wasClean)
+//
 // Flow control: a worker has at most CHUNK_WINDOW chunks of a stream not yet
 // credited; main credits a chunk when the socket takes it. A slow client
 // stalls its worker's stream, never main's memory. A request body is sent
@@ -39,6 +51,16 @@
 // for a stream it does not know, first collects the event ring; a stream
 // still unknown then was given up on (or its worker replaced): main answers
 // "abort".
+
+/**
+ * Bytes of one socket's messages a worker may have sent that main has not
+ * acknowledged; main acknowledges a message once Deno's own buffer for the
+ * socket is below SOCKET_HIGH_WATER again. Beyond it the worker keeps them
+ * (its socket's bufferedAmount grows), so a slow client never fills main.
+ */
+export const SOCKET_WINDOW = 1024 * 1024;
+/** Bytes Deno may buffer for a socket before main stops acknowledging. */
+export const SOCKET_HIGH_WATER = 256 * 1024;
 
 /** Chunks of one stream a worker may have sent and main not yet credited. */
 export const CHUNK_WINDOW = 2;
@@ -52,7 +74,9 @@ export type WorkerItem =
   | { k: "end"; s: number }
   | { k: "fail"; s: number }
   | { k: "pull"; s: number }
-  | { k: "done"; s: number };
+  | { k: "done"; s: number }
+  | { k: "ws-send"; s: number; data: string | ArrayBuffer }
+  | { k: "ws-close"; s: number; code?: number; reason?: string };
 
 /** Items main sends to a worker. */
 export type MainItem =
@@ -61,7 +85,17 @@ export type MainItem =
   | { k: "body-end"; s: number }
   | { k: "body-fail"; s: number }
   | { k: "abort"; s: number }
-  | { k: "completed"; s: number; ok: boolean };
+  | { k: "completed"; s: number; ok: boolean }
+  | { k: "ws-open"; s: number; protocol: string; extensions: string }
+  | { k: "ws-message"; s: number; data: string | ArrayBuffer }
+  | { k: "ws-ack"; s: number; count: number }
+  | {
+    k: "ws-closed";
+    s: number;
+    code: number;
+    reason: string;
+    wasClean: boolean;
+  };
 
 /** One message of the channel: every item of a turn. */
 export interface Batch<T> {

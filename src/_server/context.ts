@@ -8,6 +8,7 @@ import type { Admission } from "./admission.ts";
 import type { Worker } from "node:worker_threads";
 import { type MainItem, Outbox } from "./channel.ts";
 import type { Detached } from "./detached.ts";
+import type { SocketRelay, Sockets } from "./sockets.ts";
 import type { MainDoorbell } from "./doorbell.ts";
 import type { Dispatcher } from "./dispatch.ts";
 import type { EventCollector } from "./events.ts";
@@ -32,6 +33,10 @@ export class WorkerLink {
   readonly outbox: Outbox<MainItem>;
   /** Its requests that left their slot, by stream id. */
   readonly streams = new Map<number, Detached>();
+  /** Its WebSockets, by stream id. */
+  readonly sockets = new Map<number, SocketRelay>();
+  /** Upgrade requests given to it that have not become a socket yet. */
+  upgrading = 0;
   /** The worker's thread, once started. */
   port: Worker | undefined = undefined;
 
@@ -85,6 +90,7 @@ export interface ServerContext {
   readonly releaser: Releaser;
   readonly faults: Faults;
   readonly streams: Streams;
+  readonly sockets: Sockets;
   readonly lifecycle: Lifecycle;
   /** The counters of PoolServer.stats(). */
   readonly stats: () => ServerStats;

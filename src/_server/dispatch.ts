@@ -1,7 +1,7 @@
 // Dispatch: a job into a free slot (or the waiting queue), its head and
 // small body into the slot's memory, its ticket into the request ring, and
 // a ring of the doorbell at the end of the turn.
-import type { ServerContext } from "./context.ts";
+import type { ServerContext, ServerWorker } from "./context.ts";
 import { BodyFeed } from "./request_body.ts";
 import type { Job, Slot } from "./slots.ts";
 import {
@@ -11,6 +11,7 @@ import {
   C_REQ_LEN,
   C_WANTS_COMPLETED,
   CHUNK_BYTES,
+  type DirectRequest,
   F_BODY_INLINE,
   F_BODY_MESSAGE,
   F_BODY_STREAM,
@@ -28,6 +29,8 @@ export class Dispatcher {
   /** Tickets pushed, and cancelled before any worker claimed them (mod 2^32). */
   #pushed = 0;
   #cancelled = 0;
+  /** Whether the head #writeHead wrote last asked for a WebSocket. */
+  #upgrade = false;
 
   constructor(ctx: ServerContext) {
     this.#ctx = ctx;
@@ -85,6 +88,7 @@ export class Dispatcher {
     words[slot.word + C_WANTS_COMPLETED] = 0;
     // Publishing store: the ring's push (seq-cst) orders the head before it.
     Atomics.store(words, slot.word + C_CLAIM, slot.ticket);
+    if (this.#upgrade && this.#direct(slot)) return true;
     let pushed = false;
     try {
       pushed = requests.tryPush(slot.ticket);
@@ -105,6 +109,34 @@ export class Dispatcher {
   }
 
   /**
+   * Gives a WebSocket upgrade to the worker with the fewest sockets (the
+   * message orders the slot's head before it); false if none can take it.
+   */
+  #direct(slot: Slot): boolean {
+    let best: ServerWorker | undefined;
+    let fewest = Infinity;
+    for (const worker of this.#ctx.workers.members()) {
+      if (worker.state !== "ready" || worker.stopping) continue;
+      // Upgrades under way count: a burst must not all go to one worker.
+      const load = worker.data.sockets.size + worker.data.upgrading;
+      if (load < fewest) {
+        best = worker;
+        fewest = load;
+      }
+    }
+    if (best === undefined) return false;
+    slot.directedTo = best;
+    best.data.upgrading++;
+    const message: DirectRequest = {
+      type: "request",
+      slot: slot.id,
+      ticket: slot.ticket,
+    };
+    best.worker.postMessage(message);
+    return true;
+  }
+
+  /**
    * Encodes the request head into the slot as
    * `METHOD\nURL\nHOST\nPORT(\nNAME\nVALUE)*` with one encodeInto; returns
    * its length, or -1 if it does not fit.
@@ -114,9 +146,13 @@ export class Dispatcher {
     const remote = info.remoteAddr as Deno.NetAddr;
     let head = request.method + "\n" + request.url + "\n" +
       (remote.hostname ?? "") + "\n" + (remote.port ?? 0);
+    let upgrade = false;
     for (const [name, value] of request.headers) {
       head += "\n" + name + "\n" + value;
+      // Names come lower-cased; the value is a token list.
+      if (name === "upgrade") upgrade = /\bwebsocket\b/i.test(value);
     }
+    this.#upgrade = upgrade;
     const start = slot.offset + HEAD_AREA;
     const written = encoder.encodeInto(
       head,

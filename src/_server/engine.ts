@@ -26,6 +26,7 @@ import { Responder } from "./respond.ts";
 import type { Settings } from "./settings.ts";
 import { SlotTable } from "./slots.ts";
 import type { ServerStats } from "./stats.ts";
+import { Sockets } from "./sockets.ts";
 import { Streams } from "./streams.ts";
 import {
   type BodyWanted,
@@ -78,6 +79,7 @@ export class RingServer implements AsyncDisposable {
     ctx.releaser = new Releaser(ctx);
     ctx.faults = new Faults(ctx);
     ctx.streams = new Streams(ctx);
+    ctx.sockets = new Sockets(ctx);
     let finish!: () => void;
     this.finished = new Promise((resolve) => finish = resolve);
     ctx.lifecycle = new Lifecycle(ctx, finish, () => this.#stop());
@@ -127,13 +129,20 @@ export class RingServer implements AsyncDisposable {
     for (let index = 0; index < ctx.settings.workers; index++) {
       const count = Atomics.load(ctx.words, W_WORKER_INFLIGHT + index);
       inFlight += count;
-      const streams = ctx.workers.at(index)?.data.streams.size ?? 0;
-      workers.push({ id: index + 1, inFlight: count, streams });
+      const link = ctx.workers.at(index)?.data;
+      workers.push({
+        id: index + 1,
+        inFlight: count,
+        streams: link?.streams.size ?? 0,
+        sockets: link?.sockets.size ?? 0,
+      });
     }
     return {
       queued: ctx.dispatcher.queued(),
       inFlight,
       completed: ctx.completed,
+      messagesIn: ctx.sockets.messagesIn,
+      messagesOut: ctx.sockets.messagesOut,
       workers,
     };
   }
@@ -254,6 +263,7 @@ export class RingServer implements AsyncDisposable {
   /** The last step of a shutdown: timers off, the event loop released. */
   #stop(): void {
     clearInterval(this.#sweep);
+    this.#ctx.sockets.stop();
     this.#ctx.events.close();
     // Let the event loop see that the server stopped and end.
     this.#ctx.doorbell.wake();

@@ -10,6 +10,7 @@ import {
   EV_RELEASE,
   EV_RESPONSE_FULL,
   EV_RESPONSE_STREAM,
+  EV_UPGRADE,
   eventSlot,
   ownerOf,
 } from "./wire.ts";
@@ -56,6 +57,9 @@ export class EventCollector {
         case EV_DETACH:
           this.#detach(slot);
           break;
+        case EV_UPGRADE:
+          this.#upgrade(slot);
+          break;
         case EV_ERROR:
           ctx.responder.respond(
             slot,
@@ -65,6 +69,15 @@ export class EventCollector {
       }
     }
     if (event & EV_RELEASE) ctx.releaser.release(slot);
+  }
+
+  /** UPGRADE: the handler accepted a WebSocket. */
+  #upgrade(slot: Slot): void {
+    if (slot.state !== "dispatched") return;
+    const ctx = this.#ctx;
+    const worker = ctx.workers.at(ownerOf(ctx.words, slot.word) - 1);
+    if (worker === undefined) return;
+    ctx.sockets.upgrade(slot, worker, ctx.words[slot.word + C_STREAM]!);
   }
 
   /** DETACH: the request goes on over the channel, its body still to come. */

@@ -50,8 +50,9 @@ export class Faults {
       Atomics.compareExchange(words, slot.word + C_CLAIM, slot.ticket, 0) ===
         slot.ticket
     ) {
-      // Still queued: no worker will ever take it now.
-      ctx.dispatcher.cancelled();
+      // Still queued: no worker will ever take it now. (A ticket given to a
+      // worker directly never counted as queued in the ring.)
+      if (slot.directedTo === undefined) ctx.dispatcher.cancelled();
       ctx.releaser.release(slot);
       return;
     }
@@ -96,6 +97,21 @@ export class Faults {
     // Events the worker sent before it died come first.
     ctx.collector.collect();
     for (const slot of [...ctx.slots.busy]) {
+      if (
+        slot.directedTo === worker && slot.state === "dispatched" &&
+        Atomics.compareExchange(
+            ctx.words,
+            slot.word + C_CLAIM,
+            slot.ticket,
+            0,
+          ) ===
+          slot.ticket
+      ) {
+        // Given to it directly, never claimed: nobody else will take it.
+        ctx.responder.respond(slot, ctx.responder.plain(502, "Bad Gateway"));
+        ctx.releaser.release(slot);
+        continue;
+      }
       if (ownerOf(ctx.words, slot.word) !== worker.index + 1) continue;
       ctx.responder.respond(slot, ctx.responder.plain(502, "Bad Gateway"));
       slot.state = "aborted";
@@ -103,6 +119,7 @@ export class Faults {
       ctx.releaser.release(slot);
     }
     ctx.streams.reclaim(worker);
+    ctx.sockets.reclaim(worker);
     Atomics.store(ctx.words, W_WORKER_INFLIGHT + worker.index, 0);
     ctx.doorbell.forget(worker.index);
   }

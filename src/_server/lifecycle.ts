@@ -90,7 +90,11 @@ export class Lifecycle {
     // readiness 503 and stops sending before we stop accepting.
     if (delay > 0) await sleep(delay);
     ctx.phase = "draining";
+    const deadline = performance.now() + timeout;
     await this.#finishRequests(timeout);
+    // HTTP first, then the WebSockets: a close frame 1001 ("going away")
+    // and the rest of drainTimeout to finish.
+    await ctx.sockets.closeAll(Math.max(0, deadline - performance.now()));
     // Every response is out, so Deno has settled every info.completed:
     // let the workers hear of it before they go (bounded all the same).
     if (ctx.releaser.reporting.size > 0) {

@@ -36,14 +36,8 @@ export class Responder {
   respond(slot: Slot, response: Response): void {
     if (slot.state !== "dispatched") return;
     slot.state = "answered";
-    const job = slot.job!;
-    // Deno aborts request.signal once a response is sent (legacy
-    // behaviour): stop listening first.
-    if (slot.watching) {
-      slot.watching = false;
-      job.request.signal.removeEventListener("abort", slot.onClientAbort);
-    }
-    job.resolve(response);
+    slot.unwatch();
+    slot.job!.resolve(response);
   }
 
   /** A plain-text answer from main (with `Connection: close` while closing). */

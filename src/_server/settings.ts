@@ -34,4 +34,5 @@ export interface Settings {
   readinessPath?: string;
   readinessDelay: number;
   metricsPath?: string;
+  maxMessageSize: number;
 }

@@ -29,6 +29,7 @@
 // A release of a slot still `dispatched` is a protocol error: answered 500.
 import { GEN_LIMIT, SLOT_BITS, slotOffset } from "./wire.ts";
 import type { BodyFeed } from "./request_body.ts";
+import type { ServerWorker } from "./context.ts";
 
 /** Where a slot is in its life; see the drawing above. */
 export type SlotState =
@@ -73,6 +74,8 @@ export class Slot {
   terminateSent = false;
   /** Whether the job's request.signal is being watched for a client leaving. */
   watching = false;
+  /** The worker a WebSocket upgrade was given to directly (not the ring). */
+  directedTo: ServerWorker | undefined = undefined;
   /** The request body, if it streams: handed to the request once detached. */
   feed: BodyFeed | undefined = undefined;
   /** Bound once: the listener for the job's request.signal. */
@@ -90,6 +93,17 @@ export class Slot {
     return this.state === "answered" || this.state === "aborted";
   }
 
+  /**
+   * Stops watching the job's request.signal. Before any answer: Deno
+   * aborts it once a response is sent, and on an upgrade (legacy
+   * behaviour), which must not look like the client leaving.
+   */
+  unwatch(): void {
+    if (!this.watching) return;
+    this.watching = false;
+    this.job!.request.signal.removeEventListener("abort", this.onClientAbort);
+  }
+
   /** Takes `job` in: a fresh ticket, so a stale one cannot claim it. */
   assign(job: Job): void {
     this.#generation = this.#generation + 1 >= GEN_LIMIT
@@ -101,6 +115,7 @@ export class Slot {
     this.abortedAt = 0;
     this.terminateSent = false;
     this.watching = false;
+    this.directedTo = undefined;
     this.feed = undefined;
   }
 }

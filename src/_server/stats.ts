@@ -9,9 +9,14 @@ export interface ServerStats {
   inFlight: number;
   /** Requests answered since start. */
   completed: number;
+  /** WebSocket messages from clients, since start. */
+  messagesIn: number;
+  /** WebSocket messages to clients, since start. */
+  messagesOut: number;
   /**
-   * Per worker: requests in flight on it (holding a slot), and its streams:
-   * requests whose response (or request body) streams, which hold none.
+   * Per worker: requests in flight on it (holding a slot); its streams,
+   * requests whose response (or request body) streams, which hold none;
+   * and its open WebSockets.
    */
-  workers: { id: number; inFlight: number; streams: number }[];
+  workers: { id: number; inFlight: number; streams: number; sockets: number }[];
 }

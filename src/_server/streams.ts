@@ -46,10 +46,7 @@ export class Streams {
     state: "running" | "streaming",
   ): Detached {
     const job = slot.job!;
-    if (slot.watching) {
-      slot.watching = false;
-      job.request.signal.removeEventListener("abort", slot.onClientAbort);
-    }
+    slot.unwatch();
     const detached = new Detached(
       worker,
       id,
@@ -112,6 +109,12 @@ export class Streams {
   /** A batch of items from `worker`. */
   onBatch(worker: ServerWorker, batch: Batch<WorkerItem>): void {
     for (const item of batch.items) {
+      if (item.k === "ws-send" || item.k === "ws-close") {
+        // The event that starts the socket was pushed before this item.
+        if (!worker.data.sockets.has(item.s)) this.#ctx.collector.collect();
+        this.#ctx.sockets.onItem(worker, item);
+        continue;
+      }
       let detached = worker.data.streams.get(item.s);
       if (detached === undefined) {
         // The event that starts the stream was pushed before this item.

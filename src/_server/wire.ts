@@ -181,6 +181,12 @@ export const EV_RESPONSE_STREAM = 2;
  * streams): the worker has read the head. Always with the RELEASE bit.
  */
 export const EV_DETACH = 3;
+/**
+ * The handler answered with the response of upgradeWebSocket(): main
+ * performs the upgrade and relays the socket as stream C_STREAM; RES_AREA
+ * holds "PROTOCOL\nIDLE_TIMEOUT" (C_RES_HEAD_LEN bytes). With the RELEASE bit.
+ */
+export const EV_UPGRADE = 4;
 /** The handler failed before it answered. */
 export const EV_ERROR = 6;
 /** Nothing but the release. */
@@ -228,6 +234,18 @@ export interface BulkResponse {
   type: "response";
   slot: number;
   body: ArrayBuffer;
+}
+
+/**
+ * A request main gives one worker directly, not through the ring: a
+ * WebSocket upgrade, sent to the worker with the fewest sockets so they
+ * spread evenly (a socket stays with the worker that ran its handler).
+ * The worker claims it like a popped ticket.
+ */
+export interface DirectRequest {
+  type: "request";
+  slot: number;
+  ticket: number;
 }
 
 /** Main's answer to a BodyWanted: the whole request body. */

@@ -9,6 +9,7 @@ import {
   Outbox,
   type WorkerItem,
 } from "../channel.ts";
+import { setImmediate } from "node:timers";
 import { C_STREAM, EV_RELEASE } from "../wire.ts";
 import type { WorkerContext } from "./context.ts";
 import { abort } from "./finish.ts";
@@ -23,6 +24,8 @@ export class WorkerChannel {
   /** Tasks that left their slot, by stream id. */
   readonly streams = new Map<number, Task>();
   #nextId = 1;
+  /** Socket events waiting for the macrotask that hands them to the handler. */
+  #socketEvents: [Task, MainItem][] = [];
 
   constructor(ctx: WorkerContext) {
     this.#ctx = ctx;
@@ -96,9 +99,42 @@ export class WorkerChannel {
           task.settleCompleted?.(item.ok);
           if (task.done) this.#forget(task);
           break;
+        default:
+          // ws-*: the handler's listeners run from an immediate, as
+          // handlers do (a heap limit hit in a message event hangs the
+          // worker instead of ending it).
+          if (this.#socketEvents.push([task, item]) === 1) {
+            setImmediate(this.#deliverSocketEvents);
+          }
       }
     }
   }
+
+  #deliverSocketEvents = (): void => {
+    const events = this.#socketEvents;
+    this.#socketEvents = [];
+    for (const [task, item] of events) {
+      const socket = task.socket;
+      if (socket === undefined) continue;
+      switch (item.k) {
+        case "ws-open":
+          socket.opened(item.protocol, item.extensions);
+          break;
+        case "ws-message":
+          socket.received(item.data);
+          break;
+        case "ws-ack":
+          socket.acknowledged(item.count);
+          break;
+        case "ws-closed":
+          socket.closed(item);
+          // The socket was the stream: nothing more comes for it.
+          task.completedResult ??= item.wasClean;
+          this.done(task);
+          break;
+      }
+    }
+  };
 
   #forget(task: Task): void {
     this.streams.delete(task.stream!);

@@ -20,6 +20,7 @@ import {
   type BodyWanted,
   C_CLAIM,
   C_FLAGS,
+  type DirectRequest,
   F_ABORTED,
   F_BODY_MESSAGE,
   SLOT_MASK,
@@ -50,6 +51,14 @@ export class Pump {
     if (this.#scheduled) return;
     this.#scheduled = true;
     setImmediate(this.#run);
+  }
+
+  /** A request main gave us directly (a WebSocket upgrade): claim, then start it. */
+  directed(message: DirectRequest): void {
+    const task = this.#claim(message.ticket, false);
+    if (task === undefined) return;
+    this.#ready.push(task);
+    this.schedule();
   }
 
   /** A BodyMessage: the claimed task it belongs to may start now. */
@@ -84,7 +93,7 @@ export class Pump {
         continue;
       }
       this.#yielded = false;
-      const task = this.#claim(ticket);
+      const task = this.#claim(ticket, true);
       if (task === undefined) continue;
       if (!this.#start(task)) {
         // Its response waits for microtasks (an async handler, a body to
@@ -142,8 +151,11 @@ export class Pump {
     return false;
   }
 
-  /** Claims the ticket's slot; undefined if main cancelled it or it is stale. */
-  #claim(ticket: number): Task | undefined {
+  /**
+   * Claims the ticket's slot; undefined if main cancelled it or it is
+   * stale. `popped`: it came through the ring (and counts as claimed there).
+   */
+  #claim(ticket: number, popped: boolean): Task | undefined {
     const ctx = this.#ctx;
     const { words } = ctx;
     const slot = ticket & SLOT_MASK;
@@ -155,7 +167,7 @@ export class Pump {
       Atomics.compareExchange(words, word + C_CLAIM, ticket, -ctx.workerId) !==
         ticket
     ) return undefined;
-    Atomics.add(words, W_CLAIMED, 1);
+    if (popped) Atomics.add(words, W_CLAIMED, 1);
     const task = new Task(ctx, slot, ticket);
     ctx.claimed(task);
     // Main sets F_ABORTED before its own CAS, we claim before reading

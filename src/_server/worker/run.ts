@@ -5,12 +5,16 @@ import { fail } from "./finish.ts";
 import { requestBody } from "./request_body.ts";
 import { respond } from "./respond.ts";
 import { Info, type Task, WorkerRequest } from "./task.ts";
+import { type RelayedWebSocket, upgradeOf } from "./websocket.ts";
 import {
   C_FLAGS,
   C_HEAD_LEN,
+  C_RES_HEAD_LEN,
   EV_DETACH,
+  EV_UPGRADE,
   F_BODY_STREAM,
   HEAD_AREA,
+  RES_AREA,
 } from "../wire.ts";
 
 const decoder = new TextDecoder();
@@ -74,5 +78,31 @@ function deliver(ctx: WorkerContext, task: Task, response: unknown): void {
   if (!(response instanceof Response)) {
     return fail(ctx, task, new TypeError("The handler must return a Response"));
   }
+  const socket = upgradeOf(response);
+  if (socket !== undefined && task.stream === undefined) {
+    return acceptSocket(ctx, task, socket);
+  }
   respond(ctx, task, response).catch((error) => fail(ctx, task, error));
+}
+
+/**
+ * The handler returned its upgrade's response: main upgrades the real
+ * socket (the subprotocol and idle timeout go in RES_AREA) and relays it.
+ */
+function acceptSocket(
+  ctx: WorkerContext,
+  task: Task,
+  socket: RelayedWebSocket,
+): void {
+  const { protocol = "", idleTimeout } = socket.options;
+  const start = task.offset + RES_AREA;
+  const { written } = new TextEncoder().encodeInto(
+    `${protocol}\n${idleTimeout ?? ""}`,
+    ctx.bytes.subarray(start, start + 1024),
+  );
+  ctx.words[task.word + C_RES_HEAD_LEN] = written;
+  task.socket = socket;
+  task.state = "finished";
+  socket.attach(ctx, task);
+  ctx.channel.detach(task, EV_UPGRADE);
 }

@@ -19,6 +19,7 @@ import { C_WANTS_COMPLETED, slotOffset } from "../wire.ts";
 export type TaskState = "running" | "finished" | "aborted";
 
 import type { MainItem } from "../channel.ts";
+import type { RelayedWebSocket } from "./websocket.ts";
 
 /** One claimed request. */
 export class Task {
@@ -42,6 +43,8 @@ export class Task {
   bodyWaiter: ((item: MainItem | undefined) => void) | undefined = undefined;
   /** Waits for a credit. */
   creditWaiter: (() => void) | undefined = undefined;
+  /** The WebSocket its handler accepted, once the upgrade is under way. */
+  socket: RelayedWebSocket | undefined = undefined;
   reader: ReadableStreamDefaultReader<Uint8Array> | undefined = undefined;
   /** The whole request body, when it came by message. */
   bulkBody: ArrayBuffer | undefined = undefined;
