@@ -96,7 +96,7 @@ function sockets(server: PoolServer): number {
 }
 
 Deno.test("the issue's echo module runs unchanged: text echo, counted in stats()", async () => {
-  const server = await start({ handler: ECHO });
+  const server = await start({ handler: ECHO, metricsPath: "/metrics" });
   try {
     const client = await Client.open(wsUrl(server, "/"));
     client.socket.send("hi");
@@ -105,6 +105,18 @@ Deno.test("the issue's echo module runs unchanged: text echo, counted in stats()
     assert.equal(sockets(server), 1);
     assert.equal(stats.messagesIn, 1);
     assert.equal(stats.messagesOut, 1);
+    const metrics = await (await fetch(
+      `http://127.0.0.1:${server.addr.port}/metrics`,
+    )).text();
+    assert.match(metrics, /^ringpool_websockets\{worker="\d"\} 1$/m);
+    assert.match(
+      metrics,
+      /^ringpool_websocket_messages_total\{direction="in"\} 1$/m,
+    );
+    assert.match(
+      metrics,
+      /^ringpool_websocket_messages_total\{direction="out"\} 1$/m,
+    );
     await client.close();
     await waitFor(() => sockets(server) === 0, "the socket is gone");
     const plain = await fetch(`http://127.0.0.1:${server.addr.port}/`);

@@ -75,6 +75,21 @@ export function renderMetrics(
       `ringpool_requests_in_flight{worker="${worker.id}"} ${worker.inFlight}\n`;
   }
   text +=
+    "# HELP ringpool_streams Requests whose response or body streams, off their slot.\n" +
+    "# TYPE ringpool_streams gauge\n";
+  for (const worker of stats.workers) {
+    text += `ringpool_streams{worker="${worker.id}"} ${worker.streams}\n`;
+  }
+  text += "# HELP ringpool_websockets Open WebSockets.\n" +
+    "# TYPE ringpool_websockets gauge\n";
+  for (const worker of stats.workers) {
+    text += `ringpool_websockets{worker="${worker.id}"} ${worker.sockets}\n`;
+  }
+  text +=
+    "# HELP ringpool_websocket_messages_total WebSocket messages relayed.\n" +
+    "# TYPE ringpool_websocket_messages_total counter\n" +
+    `ringpool_websocket_messages_total{direction="in"} ${stats.messagesIn}\n` +
+    `ringpool_websocket_messages_total{direction="out"} ${stats.messagesOut}\n` +
     "# HELP ringpool_requests_completed_total Requests answered by workers.\n" +
     "# TYPE ringpool_requests_completed_total counter\n" +
     `ringpool_requests_completed_total ${stats.completed}\n` +
