@@ -14,12 +14,16 @@
 
 import { RingServer } from "./_server/engine.ts";
 import type { Settings } from "./_server/settings.ts";
-import type { ServerStats } from "./_server/stats.ts";
+import type {
+  RestartReason,
+  ServerStats,
+  ServerWorkerStats,
+} from "./_server/stats.ts";
 import { MAX_SLOTS, MAX_WORKERS } from "./_server/wire.ts";
 import { checkInteger } from "./_common/numbers.ts";
 import { moduleUrl } from "./_common/module_url.ts";
 
-export type { ServerStats };
+export type { RestartReason, ServerStats, ServerWorkerStats };
 
 /** Options for {@linkcode serve}. */
 export interface ServeOptions {
@@ -29,8 +33,27 @@ export interface ServeOptions {
    * `info` has `remoteAddr`, `completed` and `workerId` (1-based).
    */
   handler: string | URL;
-  /** Worker threads. @default {4} */
-  workers?: number;
+  /**
+   * Worker threads: a number for a fixed pool, or `{ min, max }` for an
+   * adaptive one, which starts with `min` workers, adds one while requests
+   * have waited in the queue for `growAfter` ms (up to `max`), and retires
+   * one that has idled for `shrinkAfter` ms (down to `min`).
+   *
+   * @default {4}
+   */
+  workers?: number | AdaptiveWorkers;
+  /**
+   * A worker that has answered this many requests is replaced by a fresh
+   * one (drained first, one worker at a time: no request fails). Off unless
+   * set.
+   */
+  maxRequestsPerWorker?: number;
+  /**
+   * A worker whose V8 heap in use has reached this many MiB (read from its
+   * own counters about once a second) is replaced by a fresh one, drained
+   * first, one worker at a time. Off unless set.
+   */
+  maxWorkerMemory?: number;
   /**
    * Requests in flight per worker: a worker whose handlers await I/O takes
    * more requests up to this many; a worker busy computing takes none.
@@ -99,6 +122,16 @@ export interface ServeOptions {
    */
   metricsPath?: string;
   /**
+   * A path answered on the main thread with a live dashboard: an HTML page
+   * of every worker, the queue, responses by status and the latency
+   * histogram, updated by server-sent events from `PATH/events`, with the
+   * same numbers as JSON at `PATH/stats.json`. Off unless set, e.g.
+   * `"/dashboard"`; it shows the server's internals, so keep it private.
+   *
+   * @default {undefined}
+   */
+  dashboardPath?: string;
+  /**
    * Largest WebSocket message, in bytes, a client may send (for a text
    * message, its length in UTF-16 code units counts); a larger one closes
    * the socket with 1009 ("message too big"). Deno's own limit is the same
@@ -118,6 +151,18 @@ export interface ServeOptions {
   };
 }
 
+/** An adaptive pool's size, for {@linkcode ServeOptions.workers}. */
+export interface AdaptiveWorkers {
+  /** Workers at start, and the fewest it shrinks to. */
+  min: number;
+  /** The most workers it grows to. */
+  max: number;
+  /** Ms requests must have waited in the queue before it grows. @default {100} */
+  growAfter?: number;
+  /** Ms a worker must have idled (nothing in flight) before it shrinks. @default {30000} */
+  shrinkAfter?: number;
+}
+
 /** The handle of a running server; the shape of `Deno.HttpServer`. */
 export interface PoolServer extends AsyncDisposable {
   /** The address the server listens on. */
@@ -126,6 +171,15 @@ export interface PoolServer extends AsyncDisposable {
   readonly finished: Promise<void>;
   /** Stops accepting, drains in-flight requests (at most `timeout` ms), joins the workers. */
   shutdown(options?: { timeout?: number }): Promise<void>;
+  /**
+   * A rolling reload: new workers load the handler module afresh (changed
+   * code on disk is picked up) and take over one at a time; each old worker
+   * takes no new request, finishes what it has (its WebSockets close with
+   * 1012, "service restart") and is joined, so no request fails. Rejects,
+   * leaving the rest of the old workers serving, if a new worker fails to
+   * load. SIGHUP does the same when `handleSignals` is on.
+   */
+  reload(): Promise<void>;
   /** Current counters, read without messaging the workers. */
   stats(): ServerStats;
 }
@@ -186,11 +240,27 @@ function checkOptions(options: ServeOptions): Settings {
     options[name] === undefined
       ? fallback
       : checkInteger("serve", name, options[name], min, max);
-  const workers = integer("workers", 4, 1, MAX_WORKERS);
+  const { workers, maxWorkers, growAfter, shrinkAfter } = poolSize(
+    options.workers,
+  );
   return {
     handler: moduleUrl("serve", "handler", options.handler).href,
     workers,
-    concurrency: integer("concurrency", 16, 1, Math.floor(MAX_SLOTS / workers)),
+    maxWorkers,
+    growAfter,
+    shrinkAfter,
+    maxRequestsPerWorker: options.maxRequestsPerWorker === undefined
+      ? undefined
+      : integer("maxRequestsPerWorker", 0, 1),
+    maxWorkerMemory: options.maxWorkerMemory === undefined
+      ? undefined
+      : integer("maxWorkerMemory", 0, 1),
+    concurrency: integer(
+      "concurrency",
+      16,
+      1,
+      Math.floor(MAX_SLOTS / maxWorkers),
+    ),
     hostname: options.hostname ?? "0.0.0.0",
     port: integer("port", 8000, 0, 65535),
     cert: options.cert,
@@ -213,7 +283,56 @@ function checkOptions(options: ServeOptions): Settings {
     readinessPath: path("readinessPath", options.readinessPath),
     readinessDelay: integer("readinessDelay", 0, 0),
     metricsPath: path("metricsPath", options.metricsPath),
+    dashboardPath: path("dashboardPath", options.dashboardPath),
     maxMessageSize: integer("maxMessageSize", 64 * 1024 * 1024, 1),
+  };
+}
+
+/** The `workers` option as a fixed size or an adaptive range, checked. */
+function poolSize(value: ServeOptions["workers"]): {
+  workers: number;
+  maxWorkers: number;
+  growAfter: number;
+  shrinkAfter: number;
+} {
+  if (value === undefined || typeof value === "number") {
+    const workers = value === undefined
+      ? 4
+      // One position is kept for a rolling reload's extra worker.
+      : checkInteger("serve", "workers", value, 1, MAX_WORKERS - 1);
+    return { workers, maxWorkers: workers, growAfter: 100, shrinkAfter: 30000 };
+  }
+  if (typeof value !== "object" || value === null) {
+    throw new TypeError(
+      `Cannot serve as 'workers' must be a number or { min, max }: received ${
+        String(value)
+      }`,
+    );
+  }
+  // One position is kept for a rolling reload's extra worker.
+  const min = checkInteger(
+    "serve",
+    "workers.min",
+    value.min,
+    1,
+    MAX_WORKERS - 1,
+  );
+  const max = checkInteger(
+    "serve",
+    "workers.max",
+    value.max,
+    min,
+    MAX_WORKERS - 1,
+  );
+  return {
+    workers: min,
+    maxWorkers: max,
+    growAfter: value.growAfter === undefined
+      ? 100
+      : checkInteger("serve", "workers.growAfter", value.growAfter, 0),
+    shrinkAfter: value.shrinkAfter === undefined
+      ? 30000
+      : checkInteger("serve", "workers.shrinkAfter", value.shrinkAfter, 0),
   };
 }
 

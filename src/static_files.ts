@@ -90,7 +90,10 @@ export async function serveStatic(
 ): Promise<Response | undefined> {
   const root = parseRoot(options.root);
   const prefix = normalisePrefix(options.prefix ?? "/");
-  const url = new URL(request.url);
+  // A request URL Deno.serve passes on but the URL parser refuses (a Host
+  // with a space, say) is not a file request: the handler gets it.
+  const url = URL.parse(request.url);
+  if (url === null) return undefined;
   // The URL parser has already resolved literal and %2e-encoded dot segments,
   // so a request that climbs out of the prefix simply lands outside it.
   const pathname = url.pathname;

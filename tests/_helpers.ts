@@ -28,6 +28,7 @@ export function sourceFiles(): string[] {
 /** A server running in a subprocess: where it listens, and how to stop it. */
 export interface Running {
   base: string;
+  child: Deno.ChildProcess;
   stop: () => Promise<void>;
 }
 
@@ -62,6 +63,7 @@ export async function startServerProcess(args: string[]): Promise<Running> {
   const base = await listening;
   return {
     base,
+    child,
     stop: async () => {
       child.kill("SIGINT");
       // `deno serve` itself may not exit after a server-initiated

@@ -448,3 +448,36 @@ Deno.test("serveStatic() fetches from an http: root, passing validators and rang
     }
   });
 });
+
+Deno.test("serveStatic() redirects a folder asked for with doubled slashes or backslashes to a path on this host", async () => {
+  // `location: //sub/` would send the browser to the host "sub".
+  await withTree(async ({ root }) => {
+    const cases: [string, string | undefined, string][] = [
+      ["//sub", undefined, "/sub/"],
+      ["/\\sub", undefined, "/sub/"],
+      ["///sub?x=1", undefined, "/sub/?x=1"],
+      ["/\\/\\sub", undefined, "/sub/"],
+      ["//%73ub", undefined, "/%73ub/"],
+      ["//sub//noindex", undefined, "/sub/noindex/"],
+      ["/assets//sub", "/assets", "/assets/sub/"],
+      ["/assets/\\sub", "/assets", "/assets/sub/"],
+    ];
+    await Deno.mkdir(`${root}/sub/noindex`);
+    for (const [path, prefix, location] of cases) {
+      const response = await must(serveStatic(get(path), { root, prefix }));
+      assert.equal(response.status, 301, path);
+      assert.equal(response.headers.get("location"), location, path);
+      const target = new URL(location, "http://localhost/");
+      assert.equal(target.host, "localhost", path);
+    }
+    // Encoded, a slash or backslash is refused like any other.
+    for (const path of ["/%2Fsub", "/%5Csub", "/%2F%2Fsub", "/%5C%5Csub"]) {
+      const response = await must(serveStatic(get(path), { root }));
+      assert.equal(response.status, 404, path);
+      await response.body?.cancel();
+    }
+    // Asked for as a folder, it is served where it is.
+    const served = await must(serveStatic(get("//sub/"), { root }));
+    assert.equal(await served.text(), "<h1>sub</h1>");
+  });
+});

@@ -16,8 +16,14 @@ export interface CliOptions {
   hostname?: string;
   /** `--port`; `0` picks a free port. The demo defaults to `7878`. */
   port?: number;
-  /** `--workers`; the demo defaults to `4`. */
+  /** `--workers`; the demo defaults to `4`. With `--max-workers`, the fewest. */
   workers?: number;
+  /** `--max-workers`: an adaptive pool between `--workers` and this. */
+  maxWorkers?: number;
+  /** `--max-requests-per-worker`: replace a worker after this many requests. */
+  maxRequestsPerWorker?: number;
+  /** `--max-worker-memory`: replace a worker whose heap reaches this many MiB. */
+  maxWorkerMemory?: number;
   /** `--concurrency`: requests in flight per worker. */
   concurrency?: number;
   /** `--queue-capacity`: requests that may wait for a worker. */
@@ -44,6 +50,8 @@ export interface CliOptions {
   readinessDelay?: number;
   /** `--metrics-path`: a path that answers Prometheus text metrics. */
   metricsPath?: string;
+  /** `--dashboard-path`: a path that answers the live dashboard. */
+  dashboardPath?: string;
 }
 
 /** The keys of {@linkcode CliOptions} whose values are of type `T`. */
@@ -75,6 +83,9 @@ export const VALUE_FLAGS: readonly ValueFlag[] = [
   { flag: "hostname", key: "hostname" },
   { flag: "port", key: "port", min: 0, max: 65535 },
   { flag: "workers", key: "workers", min: 1 },
+  { flag: "max-workers", key: "maxWorkers", min: 1 },
+  { flag: "max-requests-per-worker", key: "maxRequestsPerWorker", min: 1 },
+  { flag: "max-worker-memory", key: "maxWorkerMemory", min: 1 },
   { flag: "concurrency", key: "concurrency", min: 1 },
   { flag: "queue-capacity", key: "queueCapacity", min: 0 },
   { flag: "max-body-size", key: "maxBodySize", min: 0 },
@@ -99,6 +110,7 @@ export const URL_PATH_FLAGS: readonly UrlPathFlag[] = [
   },
   { flag: "readiness-path", key: "readinessPath" },
   { flag: "metrics-path", key: "metricsPath" },
+  { flag: "dashboard-path", key: "dashboardPath" },
 ];
 
 /** The flags as `node:util`'s `parseArgs` takes them. */
@@ -131,6 +143,9 @@ Options:
   --hostname HOST         address to listen on (default 0.0.0.0; demo 127.0.0.1)
   --port N                port to listen on, 0 for any free one (default 8000; demo 7878)
   --workers N             worker threads (default 4)
+  --max-workers N         an adaptive pool: from --workers up to N workers
+  --max-requests-per-worker N  replace a worker after N requests (default off)
+  --max-worker-memory MIB replace a worker whose heap reaches MIB (default off)
   --concurrency N         requests in flight per worker (default 16)
   --queue-capacity N      requests that may wait for a worker before 503 (default 1024)
   --max-body-size BYTES   largest request body before 413 (default 10485760)
@@ -143,6 +158,8 @@ Options:
   --readiness-path PATH   answer 200 there, 503 from the moment a drain starts (default off)
   --readiness-delay MS    keep serving this long after readiness turns 503 (default 0)
   --metrics-path PATH     answer Prometheus text metrics there (default off)
+  --dashboard-path PATH   answer a live dashboard there, JSON at PATH/stats.json (default off)
   -h, --help              print this help and exit
 
-Ctrl-C shuts down gracefully; a second Ctrl-C exits at once.`;
+Ctrl-C or SIGTERM shuts down gracefully; a second one exits at once.
+SIGHUP reloads: new workers load HANDLER afresh and take over one by one.`;

@@ -18,9 +18,12 @@ const COPIED = [
   "requestTimeout",
   "drainTimeout",
   "maxRequests",
+  "maxRequestsPerWorker",
+  "maxWorkerMemory",
   "readinessPath",
   "readinessDelay",
   "metricsPath",
+  "dashboardPath",
 ] as const;
 
 /**
@@ -53,6 +56,10 @@ export async function toServeOptions(
   for (const key of COPIED) {
     const value = options[key];
     if (value !== undefined) Object.assign(serveOptions, { [key]: value });
+  }
+  if (options.maxWorkers !== undefined) {
+    const min = options.workers ?? 1;
+    serveOptions.workers = { min, max: Math.max(min, options.maxWorkers) };
   }
   if (options.cert !== undefined && options.key !== undefined) {
     serveOptions.cert = await Deno.readTextFile(resolve(cwd, options.cert));

@@ -4,6 +4,7 @@
 import { serveStatic } from "../static_files.ts";
 import { pathOf } from "./bytes.ts";
 import type { ServerContext } from "./context.ts";
+import { Dashboard } from "./dashboard.ts";
 import type { Job } from "./slots.ts";
 import { BULK_BYTES, CHUNK_BYTES } from "./wire.ts";
 
@@ -17,9 +18,13 @@ export class Admission {
   #bulkBytes = 0;
   /** Jobs whose body is being read whole before they are queued. */
   readonly #readingWhole = new Set<Job>();
+  /** The live dashboard, only when dashboardPath is set (./dashboard.ts). */
+  readonly dashboard: Dashboard | undefined;
 
   constructor(ctx: ServerContext) {
     this.#ctx = ctx;
+    const path = ctx.settings.dashboardPath;
+    this.dashboard = path === undefined ? undefined : new Dashboard(ctx, path);
   }
 
   /** Deno.serve's handler. */
@@ -34,8 +39,10 @@ export class Admission {
     if (ctx.phase === "draining") {
       return responder.early(503, "Service Unavailable");
     }
+    const dashboard = this.dashboard;
     if (
-      settings.readinessPath !== undefined || settings.metricsPath !== undefined
+      settings.readinessPath !== undefined ||
+      settings.metricsPath !== undefined || dashboard !== undefined
     ) {
       const pathname = pathOf(request.url);
       if (pathname === settings.readinessPath) {
@@ -44,6 +51,7 @@ export class Admission {
           : responder.plain(503, "draining");
       }
       if (pathname === settings.metricsPath) return responder.metrics();
+      if (dashboard?.owns(pathname)) return dashboard.handle(request, pathname);
     }
     const max = settings.maxRequests;
     if (max !== undefined) {

@@ -19,9 +19,10 @@ import type { WaitingQueue } from "./queue.ts";
 import type { Releaser } from "./release.ts";
 import type { RequestBodies } from "./request_body.ts";
 import type { Responder } from "./respond.ts";
+import type { Rotation } from "./rotation.ts";
 import type { Settings } from "./settings.ts";
 import type { Slot, SlotTable } from "./slots.ts";
-import type { ServerStats } from "./stats.ts";
+import type { RestartReason, ServerStats } from "./stats.ts";
 import type { Streams } from "./streams.ts";
 import { inboxEvent, ownerOf } from "./wire.ts";
 
@@ -91,6 +92,7 @@ export interface ServerContext {
   readonly faults: Faults;
   readonly streams: Streams;
   readonly sockets: Sockets;
+  readonly rotation: Rotation;
   readonly lifecycle: Lifecycle;
   /** The counters of PoolServer.stats(). */
   readonly stats: () => ServerStats;
@@ -101,6 +103,8 @@ export interface ServerContext {
   taken: number;
   /** Requests whose slot a worker released, since start. */
   completed: number;
+  /** Workers replaced since start, by reason. */
+  readonly restarts: Record<RestartReason, number>;
 }
 
 /** Whether answers should close their connection (draining, or past maxRequests). */

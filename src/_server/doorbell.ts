@@ -92,15 +92,20 @@ export class MainDoorbell {
 
   /** Notifies up to `count` sleeping workers (all, once the ring is closed). */
   ring(count: number): void {
+    if (this.#requests.closed) return this.wakeAll();
+    ringWorkers(this.#words, this.#requests, count);
+  }
+
+  /**
+   * Wakes every sleeping worker, whatever the ring holds, so each looks at
+   * its state again (the ring closed, a worker asked to retire).
+   */
+  wakeAll(): void {
     const words = this.#words;
-    if (this.#requests.closed) {
-      for (const bell of [W_DOORBELL, W_BUSY_BELL]) {
-        Atomics.add(words, bell, 1);
-        Atomics.notify(words, bell);
-      }
-      return;
+    for (const bell of [W_DOORBELL, W_BUSY_BELL]) {
+      Atomics.add(words, bell, 1);
+      Atomics.notify(words, bell);
     }
-    ringWorkers(words, this.#requests, count);
   }
 
   /** A worker died: takes it out of the counts it can no longer leave. */

@@ -23,9 +23,10 @@ import { WaitingQueue } from "./queue.ts";
 import { Releaser } from "./release.ts";
 import { RequestBodies } from "./request_body.ts";
 import { Responder } from "./respond.ts";
+import { Rotation } from "./rotation.ts";
 import type { Settings } from "./settings.ts";
 import { SlotTable } from "./slots.ts";
-import type { ServerStats } from "./stats.ts";
+import type { ServerStats, ServerWorkerStats } from "./stats.ts";
 import { Sockets } from "./sockets.ts";
 import { Streams } from "./streams.ts";
 import {
@@ -33,6 +34,7 @@ import {
   type BulkResponse,
   controlBytes,
   MAX_WORKERS,
+  W_WORKER_COMPLETED,
   W_WORKER_INFLIGHT,
   type WorkerData,
   type WorkerMessage,
@@ -51,7 +53,8 @@ export class RingServer implements AsyncDisposable {
   #sweep: ReturnType<typeof setInterval> | undefined;
 
   private constructor(settings: Settings) {
-    const slotCount = settings.workers * settings.concurrency;
+    // An adaptive pool's slots are made for its largest size.
+    const slotCount = settings.maxWorkers * settings.concurrency;
     const control = new SharedArrayBuffer(controlBytes(slotCount));
     const ctx = {} as Building;
     ctx.settings = settings;
@@ -68,7 +71,9 @@ export class RingServer implements AsyncDisposable {
       (slot) => ctx.faults.abort(slot, "client"),
     );
     ctx.queue = new WaitingQueue();
-    ctx.metrics = settings.metricsPath === undefined
+    // Kept for the metrics path and the dashboard, which both show them.
+    ctx.metrics = settings.metricsPath === undefined &&
+        settings.dashboardPath === undefined
       ? undefined
       : new RequestMetrics();
     ctx.admission = new Admission(ctx);
@@ -80,6 +85,7 @@ export class RingServer implements AsyncDisposable {
     ctx.faults = new Faults(ctx);
     ctx.streams = new Streams(ctx);
     ctx.sockets = new Sockets(ctx);
+    ctx.rotation = new Rotation(ctx);
     let finish!: () => void;
     this.finished = new Promise((resolve) => finish = resolve);
     ctx.lifecycle = new Lifecycle(ctx, finish, () => this.#stop());
@@ -88,6 +94,7 @@ export class RingServer implements AsyncDisposable {
     ctx.phase = "starting";
     ctx.taken = 0;
     ctx.completed = 0;
+    ctx.restarts = { reload: 0, requests: 0, memory: 0, crash: 0 };
     ctx.workers = this.#workerSet(ctx, slotCount);
     this.#ctx = ctx;
   }
@@ -114,6 +121,10 @@ export class RingServer implements AsyncDisposable {
     return this.#ctx.http!.addr;
   }
 
+  reload(): Promise<void> {
+    return this.#ctx.rotation.reload();
+  }
+
   shutdown(options: { timeout?: number } = {}): Promise<void> {
     return this.#ctx.lifecycle.shutdown(options.timeout);
   }
@@ -124,17 +135,25 @@ export class RingServer implements AsyncDisposable {
 
   stats(): ServerStats {
     const ctx = this.#ctx;
-    const workers: ServerStats["workers"] = [];
+    const { words, workers } = ctx;
+    const list: ServerWorkerStats[] = [];
     let inFlight = 0;
-    for (let index = 0; index < ctx.settings.workers; index++) {
-      const count = Atomics.load(ctx.words, W_WORKER_INFLIGHT + index);
+    for (const worker of workers.members().sort((a, b) => a.id - b.id)) {
+      const { index, data } = worker;
+      const count = Atomics.load(words, W_WORKER_INFLIGHT + index);
       inFlight += count;
-      const link = ctx.workers.at(index)?.data;
-      workers.push({
+      list.push({
         id: index + 1,
+        state: worker.state === "starting"
+          ? "starting"
+          : workers.retiring(worker)
+          ? "retiring"
+          : "ready",
         inFlight: count,
-        streams: link?.streams.size ?? 0,
-        sockets: link?.sockets.size ?? 0,
+        streams: data.streams.size,
+        sockets: data.sockets.size,
+        completed: Atomics.load(words, W_WORKER_COMPLETED + index),
+        heapMiB: workers.heapMiB(worker),
       });
     }
     return {
@@ -143,7 +162,8 @@ export class RingServer implements AsyncDisposable {
       completed: ctx.completed,
       messagesIn: ctx.sockets.messagesIn,
       messagesOut: ctx.sockets.messagesOut,
-      workers,
+      restarts: { ...ctx.restarts },
+      workers: list,
     };
   }
 
@@ -156,7 +176,10 @@ export class RingServer implements AsyncDisposable {
       capacity: MAX_WORKERS,
       resourceLimits: settings.resourceLimits,
       hooks: {
-        prepare: () => {
+        prepare: (index) => {
+          // A new worker at this position starts its counts afresh.
+          Atomics.store(ctx.words, W_WORKER_INFLIGHT + index, 0);
+          Atomics.store(ctx.words, W_WORKER_COMPLETED + index, 0);
           // A few events per request in flight, plus one completion per slot.
           const inbox = new RingBuffer(
             ringCapacity(4 * settings.concurrency + slotCount + 4),
@@ -185,8 +208,9 @@ export class RingServer implements AsyncDisposable {
         },
         reclaim: (worker) => ctx.faults.reclaim(worker),
         shouldReplace: (worker, code) => {
-          if (ctx.requests.closed) return false;
+          if (ctx.requests.closed || ctx.workers.retiring(worker)) return false;
           if (ctx.phase !== "starting") {
+            ctx.restarts.crash++;
             console.error(
               `ringpool: worker ${
                 worker.index + 1
@@ -208,8 +232,9 @@ export class RingServer implements AsyncDisposable {
               { cause: failure.cause },
             ),
         onLoadFailure: (worker, _error, starting) => {
-          // During start-up serve() rejects instead (start() cleans up).
-          if (starting) return "stop";
+          // During start-up serve() rejects instead (start() cleans up); a
+          // worker a reload (or growth) started fails that change instead.
+          if (starting || ctx.rotation.startedByChange(worker)) return "stop";
           // The handler no longer loads (say it changed on disk): retry once
           // a second instead of spinning up thread after thread.
           console.error(
@@ -233,7 +258,11 @@ export class RingServer implements AsyncDisposable {
       console.log(
         `Listening on ${
           settings.cert ? "https" : "http"
-        }://${host}:${addr.port}/ (${settings.workers} workers)`,
+        }://${host}:${addr.port}/ (${
+          settings.maxWorkers > settings.workers
+            ? `${settings.workers} to ${settings.maxWorkers}`
+            : settings.workers
+        } workers)`,
       );
     });
     const options = {
@@ -256,7 +285,10 @@ export class RingServer implements AsyncDisposable {
     ctx.phase = "serving";
     ctx.collector.loop();
     const every = Math.max(5, Math.min(250, settings.requestTimeout / 10));
-    this.#sweep = setInterval(() => ctx.faults.sweep(), every);
+    this.#sweep = setInterval(() => {
+      ctx.faults.sweep();
+      ctx.rotation.check(performance.now());
+    }, every);
     ctx.lifecycle.listen();
   }
 

@@ -80,7 +80,7 @@ export class EventCollector {
     ctx.sockets.upgrade(slot, worker, ctx.words[slot.word + C_STREAM]!);
   }
 
-  /** DETACH: the request goes on over the channel, its body still to come. */
+  /** DETACH: the request goes on over the channel (a streamed body, a head too large for the slot). */
   #detach(slot: Slot): void {
     if (slot.state !== "dispatched") return;
     const ctx = this.#ctx;

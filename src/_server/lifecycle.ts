@@ -28,6 +28,7 @@ export class Lifecycle {
   readonly #stop: () => void;
   #shutdown: Promise<void> | undefined;
   #signalHandler: (() => void) | undefined;
+  #reloadHandler: (() => void) | undefined;
   #signals = 0;
   /** Deno's graceful close still waits for clients after the drain. */
   #lingering = false;
@@ -56,6 +57,14 @@ export class Lifecycle {
       Deno.addSignalListener("SIGINT", this.#signalHandler);
       if (Deno.build.os !== "windows") {
         Deno.addSignalListener("SIGTERM", this.#signalHandler);
+        // SIGHUP: a rolling reload (the new code on disk), as servers do.
+        this.#reloadHandler = () => {
+          this.#ctx.rotation.reload().then(
+            () => console.error("ringpool: reloaded the handler (SIGHUP)"),
+            (error) => console.error("ringpool: the reload failed:", error),
+          );
+        };
+        Deno.addSignalListener("SIGHUP", this.#reloadHandler);
       }
     }
     if (settings.signal !== undefined) {
@@ -71,6 +80,7 @@ export class Lifecycle {
       Deno.removeSignalListener("SIGINT", this.#signalHandler);
       if (Deno.build.os !== "windows") {
         Deno.removeSignalListener("SIGTERM", this.#signalHandler);
+        Deno.removeSignalListener("SIGHUP", this.#reloadHandler!);
       }
     }
     if (this.#abortListener !== undefined) {

@@ -12,7 +12,16 @@ export interface WorkerLimits {
 export interface Settings {
   /** The handler module's URL. */
   handler: string;
+  /** Workers at start, and the fewest an adaptive pool shrinks to. */
   workers: number;
+  /** The most workers an adaptive pool grows to (= workers when fixed). */
+  maxWorkers: number;
+  /** Ms requests must wait in the queue before an adaptive pool grows. */
+  growAfter: number;
+  /** Ms a worker must idle before an adaptive pool shrinks by it. */
+  shrinkAfter: number;
+  maxRequestsPerWorker?: number;
+  maxWorkerMemory?: number;
   concurrency: number;
   hostname: string;
   port: number;
@@ -34,5 +43,7 @@ export interface Settings {
   readinessPath?: string;
   readinessDelay: number;
   metricsPath?: string;
+  /** The live dashboard's page; `/stats.json` and `/events` below it. */
+  dashboardPath?: string;
   maxMessageSize: number;
 }

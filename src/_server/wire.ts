@@ -29,6 +29,7 @@
 //                    | word 8 MAIN_BELL, word 9 MAIN_SLEEPING (wrk->main)|
 //                    | word 16 + index: requests in flight on a worker  |
 //                    | word 1040 + index: 1 while that worker polls     |
+//                    | word 2064 + index: requests that worker answered |
 //        SLOTS_BASE  +--------------------------------------------------+
 //                    | slot 0 | slot 1 | ... | slot n-1                  |
 //                    +--------------------------------------------------+
@@ -80,8 +81,16 @@ export const SLOT_MASK = MAX_SLOTS - 1;
 /** Generations wrap below 2^19 so a ticket stays a positive int31. */
 export const GEN_LIMIT = 1 << (31 - SLOT_BITS);
 
-/** Largest encoded request head; larger heads get 431. */
-export const HEAD_BYTES = 16 * 1024;
+/**
+ * Largest encoded request head; larger heads get 431. Deno.serve itself
+ * refuses (400) a head over about 64 KiB, and an ASCII head encodes to at
+ * most its own size plus the Host once more (it is also in the URL), so
+ * every head Deno takes fits unless its Host is over 1 KiB or it is mostly
+ * non-ASCII (UTF-8 takes two bytes for each latin1 byte of a header value).
+ * The area costs memory only where a head was written (measured: RSS did
+ * not grow at start-up or under small heads, see docs/ARCHITECTURE.md).
+ */
+export const HEAD_BYTES = 65 * 1024;
 /** The largest inline body, and the first chunk of a streamed response. */
 export const CHUNK_BYTES = 64 * 1024;
 /**
@@ -115,7 +124,9 @@ export const W_WORKER_INFLIGHT = 16;
 export const MAX_WORKERS = 1024;
 /** Per worker (by index): 1 while it counts in W_POLLING. */
 export const W_WORKER_POLLING = W_WORKER_INFLIGHT + MAX_WORKERS;
-export const SLOTS_BASE = (W_WORKER_POLLING + MAX_WORKERS) * 4;
+/** Per worker (by index): requests it released (answered), since it started. */
+export const W_WORKER_COMPLETED = W_WORKER_POLLING + MAX_WORKERS;
+export const SLOTS_BASE = (W_WORKER_COMPLETED + MAX_WORKERS) * 4;
 
 // Slot layout (bytes from the slot's start).
 export const CONTROL_BYTES = 64;
@@ -178,7 +189,8 @@ export const EV_RESPONSE_FULL = 1;
 export const EV_RESPONSE_STREAM = 2;
 /**
  * The request goes on over the channel as stream C_STREAM (its body
- * streams): the worker has read the head. Always with the RELEASE bit.
+ * streams, or its response head is larger than RES_AREA): the worker has
+ * read the head. Always with the RELEASE bit.
  */
 export const EV_DETACH = 3;
 /**

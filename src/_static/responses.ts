@@ -20,11 +20,18 @@ export function notFound(): Response {
   return textResponse(404, "Not Found");
 }
 
-/** Relative links in an index page only work from the folder's own URL. */
+/**
+ * Relative links in an index page only work from the folder's own URL. Runs
+ * of slashes (and backslashes, which the URL parser turns into slashes in
+ * http: URLs) are collapsed: `//sub` would give `location: //sub/`, a
+ * protocol-relative URL that sends the browser to the host `sub`. So the
+ * location is always a path on this host, the folder's canonical one.
+ */
 export function redirectToFolder(url: URL): Response {
+  const path = url.pathname.replace(/[/\\]{2,}/g, "/");
   return new Response(null, {
     status: 301,
-    headers: { location: `${url.pathname}/${url.search}` },
+    headers: { location: `${path}/${url.search}` },
   });
 }
 

@@ -7,7 +7,11 @@
 //   word 16 * index + LOADED   id of the worker that loaded its module
 //                              there (0 until one has), stored by the
 //                              worker before its "ready" message
-//   word 16 * index + 1..15    unused
+//   word 16 * index + HEAP_MIB its V8 heap in use, in MiB, stored by the
+//                              worker about once a second
+//   word 16 * index + RETIRE   1 once main asked it to take no new work,
+//                              finish what it has and exit
+//   word 16 * index + 3..15    unused
 //
 // The word outlives the message: a worker whose "ready" is still in flight
 // when it dies has loaded all the same, so its exit is a crash to recover
@@ -19,6 +23,12 @@ import type { WireError } from "../_common/wire_error.ts";
 export const STRIDE = 16;
 /** The id of the worker that loaded its module at this position. */
 export const LOADED = 0;
+/** The worker's V8 heap in use, in MiB. */
+export const HEAP_MIB = 1;
+/** 1: take no new work, finish what you have, exit. */
+export const RETIRE = 2;
+/** How often a worker stores its heap size. */
+export const HEAP_REPORT_MS = 1000;
 
 /** Bytes of the supervision buffer for `capacity` positions. */
 export function supervisionBytes(capacity: number): number {

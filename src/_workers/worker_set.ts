@@ -19,7 +19,9 @@ import type { ResourceLimits, Worker } from "node:worker_threads";
 import { fromWireError, isWireError } from "../_common/wire_error.ts";
 import { spawnWorker } from "./live.ts";
 import {
+  HEAP_MIB,
   LOADED,
+  RETIRE,
   STRIDE,
   supervisionBytes,
   type SupervisionData,
@@ -58,6 +60,8 @@ export interface Member<T> {
   error: unknown;
   /** Resolves with the exit code once the thread has ended. */
   readonly exited: Promise<number>;
+  /** Resolves once it loaded its module; rejects if it failed to. */
+  readonly ready: Promise<void>;
 }
 
 /** What an engine plugs into its {@linkcode WorkerSet}. */
@@ -110,6 +114,7 @@ export class WorkerSet<T> {
   readonly #members: (Member<T> | undefined)[];
   readonly #retries = new Set<ReturnType<typeof setTimeout>>();
   readonly #ready = Promise.withResolvers<void>();
+  readonly #loaded = new Map<Member<T>, PromiseWithResolvers<void>>();
   #readySettled = false;
   #nextId = 0;
   #closed = false;
@@ -162,11 +167,50 @@ export class WorkerSet<T> {
     return count;
   }
 
+  /**
+   * Starts one more member at the lowest free position (a rolling reload's
+   * new worker, an adaptive pool growing); its `ready` says whether it loaded.
+   *
+   * @throws {RangeError} If every position up to the capacity is taken.
+   */
+  add(): Member<T> {
+    if (this.#closed) {
+      throw new Error("Cannot start another worker as the set is closed");
+    }
+    const index = this.#members.indexOf(undefined);
+    if (index === -1) {
+      throw new RangeError(
+        `Cannot start another worker as all ${this.#members.length} positions are taken`,
+      );
+    }
+    return this.#spawn(index);
+  }
+
   /** Whether the member at its position has loaded its module. */
   loaded(member: Member<T>): boolean {
     return member.state === "ready" ||
       Atomics.load(this.#supervision, member.index * STRIDE + LOADED) ===
         member.id;
+  }
+
+  /** The member's V8 heap in use, in MiB, as it last stored it. */
+  heapMiB(member: Member<T>): number {
+    return Atomics.load(this.#supervision, member.index * STRIDE + HEAP_MIB);
+  }
+
+  /** Whether the member was asked to retire. */
+  retiring(member: Member<T>): boolean {
+    return Atomics.load(this.#supervision, member.index * STRIDE + RETIRE) ===
+      1;
+  }
+
+  /**
+   * Asks the member to take no new work, finish what it has and exit (the
+   * engine wakes it so it sees the word); it is not replaced.
+   */
+  retire(member: Member<T>): void {
+    member.stopping = true;
+    Atomics.store(this.#supervision, member.index * STRIDE + RETIRE, 1);
   }
 
   /** Terminates one member; its exit is handled like any other. */
@@ -234,6 +278,8 @@ export class WorkerSet<T> {
     const id = ++this.#nextId;
     const { hooks } = this.#options;
     Atomics.store(this.#supervision, index * STRIDE + LOADED, 0);
+    Atomics.store(this.#supervision, index * STRIDE + HEAP_MIB, 0);
+    Atomics.store(this.#supervision, index * STRIDE + RETIRE, 0);
     const prepared = hooks.prepare(index, id);
     const supervision: SupervisionData = {
       supervision: this.#supervision.buffer as SharedArrayBuffer,
@@ -246,6 +292,9 @@ export class WorkerSet<T> {
       name: `${this.#options.name} ${id}`,
     });
     let resolveExited!: (code: number) => void;
+    const loaded = Promise.withResolvers<void>();
+    // Nobody has to observe it for a rejection to be handled.
+    loaded.promise.catch(() => {});
     const member: Member<T> = {
       index,
       id,
@@ -255,13 +304,16 @@ export class WorkerSet<T> {
       stopping: false,
       error: undefined,
       exited: new Promise((resolve) => resolveExited = resolve),
+      ready: loaded.promise,
     };
+    this.#loaded.set(member, loaded);
     let failure: LoadFailure | undefined;
     this.#members[index] = member;
     hooks.started?.(member);
     worker.on("message", (message: SupervisionMessage | { type?: unknown }) => {
       if (message?.type === "ready") {
         member.state = "ready";
+        loaded.resolve();
         this.#settleReady();
       } else if (message?.type === "load-error") {
         const { error } = message as { error: unknown };
@@ -295,6 +347,7 @@ export class WorkerSet<T> {
         this.#loadFailed(member, { exitCode: code, cause: member.error });
       }
       hooks.exited?.(member, replaced);
+      this.#loaded.delete(member);
       resolveExited(code);
     });
     if (!this.#refd) worker.unref();
@@ -313,6 +366,7 @@ export class WorkerSet<T> {
   #loadFailed(member: Member<T>, failure: LoadFailure): void {
     const { hooks } = this.#options;
     const error = hooks.loadError(failure, member);
+    this.#loaded.get(member)?.reject(error);
     const starting = !this.#readySettled;
     if (starting) {
       this.#readySettled = true;

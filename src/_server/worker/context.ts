@@ -4,10 +4,12 @@
 import { workerData } from "node:worker_threads";
 import { RingBuffer } from "../../ring_buffer.ts";
 import type { SupervisionData } from "../../_workers/supervision.ts";
+import { retiring } from "../../_workers/child.ts";
 import { WorkerDoorbell } from "../doorbell.ts";
 import {
   EV_RELEASE,
   EV_RELEASE_ONLY,
+  W_WORKER_COMPLETED,
   W_WORKER_INFLIGHT,
   type WorkerData,
 } from "../wire.ts";
@@ -102,6 +104,8 @@ export class WorkerContext {
     this.tasks.delete(task.slot);
     this.inFlight--;
     Atomics.sub(this.words, W_WORKER_INFLIGHT + this.data.index, 1);
+    // Counted at the release: what maxRequestsPerWorker compares against.
+    Atomics.add(this.words, W_WORKER_COMPLETED + this.data.index, 1);
     // A task leaving for the channel hears of info.completed there.
     if (task.settleCompleted !== undefined && task.stream === undefined) {
       const queue = this.awaitingCompletion.get(task.slot);
@@ -117,11 +121,13 @@ export class WorkerContext {
   }
 
   /**
-   * Whether the ring is closed and drained; then, once no task holds a slot
-   * or a stream either, `drained` resolves.
+   * Whether this worker takes no more tickets: the ring is closed and
+   * drained, or main asked it to retire. Then, once no task holds a slot or
+   * a stream either, `drained` resolves.
    */
   checkDrained(): boolean {
-    if (!this.requests.closed || this.requests.length !== 0) return false;
+    const closed = this.requests.closed && this.requests.length === 0;
+    if (!closed && !retiring()) return false;
     if (this.inFlight === 0 && this.channel.streams.size === 0) {
       this.#resolveDrained();
     }

@@ -5,7 +5,11 @@
 import process from "node:process";
 import { setTimeout } from "node:timers";
 import { parentPort } from "node:worker_threads";
-import { reportLoadError, reportReady } from "../../_workers/child.ts";
+import {
+  reportHeap,
+  reportLoadError,
+  reportReady,
+} from "../../_workers/child.ts";
 import type { Batch, MainItem } from "../channel.ts";
 import type { BodyMessage, DirectRequest } from "../wire.ts";
 import { WorkerRequest } from "./task.ts";
@@ -70,6 +74,7 @@ if (handler === undefined) {
   };
   port.on("message", onMessage);
   reportReady();
+  reportHeap();
   ctx.pump.schedule();
   await ctx.drained;
   ctx.inbox.close();

@@ -11,6 +11,7 @@
 // message event it hangs.
 import { parentPort } from "node:worker_threads";
 import { setImmediate } from "node:timers";
+import { retiring } from "../../_workers/child.ts";
 import type { WorkerContext } from "./context.ts";
 import { abort } from "./finish.ts";
 import { run } from "./run.ts";
@@ -82,6 +83,14 @@ export class Pump {
     // Until we leave, main need not ring for us: we pop before we sleep.
     doorbell.setPolling(true);
     for (;;) {
+      if (retiring()) {
+        // No new tickets: the event loop runs on for what we hold, and we
+        // never announce a sleep that main could spend a wake-up on.
+        doorbell.setPolling(false);
+        doorbell.passOn();
+        this.#ctx.checkDrained();
+        return;
+      }
       if (this.#ctx.inFlight >= this.#ctx.data.concurrency) {
         // At capacity: the next release schedules us again.
         doorbell.setPolling(false);

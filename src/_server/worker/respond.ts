@@ -15,6 +15,7 @@ import {
   C_RES_HEAD_LEN,
   C_RES_LEN,
   CHUNK_BYTES,
+  EV_DETACH,
   EV_RESPONSE_FULL,
   EV_RESPONSE_STREAM,
   RES_AREA,
@@ -56,7 +57,10 @@ export async function respond(
     bytes.subarray(area, area + CHUNK_BYTES),
   );
   if (headResult.read < head.length) {
-    throw new Error("The response head is larger than 64 KiB");
+    // Deno.serve sends a head of any size: one larger than the slot goes
+    // over the channel as a string, the request leaving its slot for it.
+    ctx.channel.detach(task, EV_DETACH);
+    return respondOffSlot(ctx, task, response, head);
   }
   const headLength = headResult.written;
   words[task.word + C_RES_HEAD_LEN] = headLength;
@@ -102,9 +106,9 @@ async function respondOffSlot(
   ctx: WorkerContext,
   task: Task,
   response: Response,
+  head = encodeHead(response),
 ): Promise<void> {
   const s = task.stream!;
-  const head = encodeHead(response);
   if (response.body === null) {
     ctx.channel.send({ k: "head", s, head, end: true });
     return finish(ctx, task, 0);

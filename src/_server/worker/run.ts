@@ -58,9 +58,9 @@ function decodeRequest(
   for (let i = 4; i + 1 < head.length; i += 2) {
     headers.push([head[i]!, head[i + 1]!]);
   }
-  // Thrown inside run()'s try: Request refuses some methods (CONNECT,
-  // TRACE), and that must become a 500 for this request, not a stuck slot.
-  const request = new WorkerRequest(head[1]!, {
+  // The method and URL as received, as Deno.serve gives them; anything
+  // still thrown is inside run()'s try: a 500, not a stuck slot.
+  const request = WorkerRequest.of(head[1]!, {
     method: head[0]!,
     headers,
     body: requestBody(ctx, task, flags),

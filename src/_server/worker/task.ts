@@ -112,15 +112,84 @@ export function abortReason(): DOMException {
   return new DOMException("The request was aborted", "AbortError");
 }
 
+/** The fields of Deno's inner request that hold its method and URL. */
+interface InnerRequest {
+  method: string;
+  url(): string;
+  urlList: (() => string)[];
+  urlListProcessed: string[];
+}
+
+/**
+ * The symbol of Deno's inner request on a Request, if it behaves as Deno
+ * 2.9's does (checked on a probe, as ./fast_path.ts checks its fields);
+ * otherwise requests that need it get own `method` and `url` properties.
+ */
+const INNER: symbol | undefined = (() => {
+  const probe = new Request("http://a/", { method: "POST", body: "x" });
+  const symbol = Object.getOwnPropertySymbols(probe).find((s) =>
+    s.description === "request"
+  );
+  if (symbol === undefined) return undefined;
+  try {
+    const inner = innerOf(probe, symbol);
+    if (inner.method !== "POST" || inner.url() !== "http://a/") return;
+    setInner(inner, "TRACE", "http://a b/");
+    const copy = probe.clone();
+    const kept = (r: Request) =>
+      r.method === "TRACE" && r.url === "http://a b/";
+    return kept(probe) && kept(copy) ? symbol : undefined;
+  } catch {
+    return undefined;
+  }
+})();
+
+/** Where a request new Request() refused is built, before it gets its own URL. */
+const PLACEHOLDER_URL = "http://ringpool.invalid/";
+
 /**
  * The handler's request. Passing `signal` to `new Request` costs Deno a
  * dependent AbortSignal per request (measured ~2.8 µs, a third of building
  * the request); this one creates its signal only when the handler asks.
+ *
+ * Its method and URL are the ones Deno.serve gives (see `of`).
  */
 export class WorkerRequest extends Request {
   readonly #task: Task;
 
-  constructor(url: string, init: RequestInit, task: Task) {
+  /**
+   * The request with `init.method` and `url` exactly as main received them,
+   * as Deno.serve gives them to a handler: `new Request` refuses some
+   * (CONNECT, TRACE, TRACK, a body on `get`, a URL that does not parse such
+   * as a Host with a space) and rewrites others (`get` to `GET`, the URL
+   * normalised). Such a request is built on a placeholder, or as given,
+   * and then gets the received method and URL: in Deno's inner request, so
+   * clones and `new Request(request)` keep them too. A request that needs
+   * none of this costs a few field reads and two string comparisons.
+   */
+  static of(url: string, init: RequestInit, task: Task): WorkerRequest {
+    const method = init.method!;
+    let request: WorkerRequest;
+    try {
+      request = new WorkerRequest(url, init, task);
+    } catch {
+      init.method = "POST";
+      request = new WorkerRequest(PLACEHOLDER_URL, init, task);
+      asReceived(request, method, url);
+      return request;
+    }
+    if (INNER !== undefined) {
+      const inner = innerOf(request, INNER);
+      if (inner.method !== method || inner.url() !== url) {
+        asReceived(request, method, url);
+      }
+    } else if (request.method !== method || request.url !== url) {
+      asReceived(request, method, url);
+    }
+    return request;
+  }
+
+  private constructor(url: string, init: RequestInit, task: Task) {
     super(url, init);
     this.#task = task;
   }
@@ -128,6 +197,27 @@ export class WorkerRequest extends Request {
   override get signal(): AbortSignal {
     return this.#task.signal;
   }
+}
+
+function innerOf(request: Request, symbol: symbol): InnerRequest {
+  return (request as unknown as Record<symbol, InnerRequest>)[symbol]!;
+}
+
+function setInner(inner: InnerRequest, method: string, url: string): void {
+  inner.method = method;
+  inner.urlList = [() => url];
+  inner.urlListProcessed = [url];
+}
+
+/** Gives `request` the method and URL main received. */
+function asReceived(request: Request, method: string, url: string): void {
+  if (INNER !== undefined) {
+    return setInner(innerOf(request, INNER), method, url);
+  }
+  Object.defineProperties(request, {
+    method: { value: method, enumerable: true },
+    url: { value: url, enumerable: true },
+  });
 }
 
 /** The handler's `info`, with `completed` created on first use. */
