@@ -47,7 +47,7 @@ export async function startServerProcess(args: string[]): Promise<Running> {
   const { promise: listening, resolve, reject } = Promise.withResolvers<
     string
   >();
-  const watch = async (stream: ReadableStream<Uint8Array>) => {
+  const watch = async (stream: ReadableStream<Uint8Array<ArrayBuffer>>) => {
     let seen = "";
     for await (const text of stream.pipeThrough(new TextDecoderStream())) {
       seen += text;

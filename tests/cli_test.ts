@@ -172,7 +172,7 @@ class Cli implements AsyncDisposable {
   }
 
   async #pump(
-    stream: ReadableStream<Uint8Array>,
+    stream: ReadableStream<Uint8Array<ArrayBuffer>>,
     append: (text: string) => void,
   ): Promise<void> {
     for await (const text of stream.pipeThrough(new TextDecoderStream())) {

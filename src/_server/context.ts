@@ -81,7 +81,7 @@ export interface ServerContext {
   readonly slots: SlotTable;
   readonly queue: WaitingQueue;
   readonly workers: WorkerSet<WorkerLink>;
-  /** Responses by status and latency, only when `metricsPath` is set. */
+  /** Responses by status and latency, when `metricsPath` or `dashboardPath` is set. */
   readonly metrics: RequestMetrics | undefined;
   readonly admission: Admission;
   readonly dispatcher: Dispatcher;

@@ -95,6 +95,8 @@ export class Lifecycle {
     const ctx = this.#ctx;
     ctx.phase = "unready";
     call("onDrain", ctx.settings.onDrain);
+    // Open dashboard pages end now rather than on their next tick.
+    ctx.admission.dashboard?.close();
     const delay = ctx.settings.readinessDelay;
     // Out of rotation but still serving: the load balancer notices the
     // readiness 503 and stops sending before we stop accepting.

@@ -68,7 +68,7 @@ export class RelayedWebSocket extends EventTarget implements WebSocket {
   readonly url = "";
   readonly options: Deno.UpgradeWebSocketOptions;
   binaryType: BinaryType = "arraybuffer";
-  #readyState: number = 0;
+  #readyState: 0 | 1 | 2 | 3 = 0;
   #protocol = "";
   #extensions = "";
   #relay: { ctx: WorkerContext; task: Task } | undefined;
@@ -86,7 +86,7 @@ export class RelayedWebSocket extends EventTarget implements WebSocket {
     this.options = options;
   }
 
-  get readyState(): number {
+  get readyState(): 0 | 1 | 2 | 3 {
     return this.#readyState;
   }
   get protocol(): string {
