@@ -564,3 +564,51 @@ Deno.test("ThreadPool starts its workers when the package is imported over http"
   }
   assertNoLiveWorkers();
 });
+
+Deno.test("ThreadPool.run() with { wait: true } completes 20,000 jobs submitted at once, each with its own result", async () => {
+  await using pool = new ThreadPool(JOBS, { size: 2, queueCapacity: 64 });
+  const total = 20_000;
+  const jobs: Promise<number>[] = [];
+  for (let i = 0; i < total; i++) {
+    jobs.push(pool.run<number>("add", [i, 1], { wait: true }));
+  }
+  // All but the 66 slots wait; one more caller leaves the queue by aborting.
+  const controller = new AbortController();
+  const abandoned = pool.run("add", [0, 0], {
+    wait: true,
+    signal: controller.signal,
+  });
+  const last = pool.run<number>("add", [total, 1], { wait: true });
+  assert.equal(pool.stats().waiting, total + 2 - 66);
+  controller.abort(new Error("stop waiting"));
+  await assert.rejects(abandoned, /stop waiting/);
+  const values = await Promise.all(jobs);
+  const wrong = values.findIndex((value, i) => value !== i + 1);
+  assert.equal(wrong, -1, `job ${wrong} returned ${values[wrong]}`);
+  assert.equal(await last, total + 1);
+  const stats = pool.stats();
+  assert.equal(stats.waiting, 0);
+  assert.equal(stats.completed, total + 1);
+  await pool.close();
+  assertNoLiveWorkers();
+});
+
+Deno.test("ThreadPool.run() with { wait: true } starts waiting callers in the order they called", async () => {
+  // One worker running one job at a time settles jobs in the order they start.
+  await using pool = new ThreadPool(JOBS, { size: 1, queueCapacity: 4 });
+  const settled: number[] = [];
+  const jobs: Promise<void>[] = [];
+  for (let i = 0; i < 2000; i++) {
+    jobs.push(
+      pool.run("add", [i, 0], { wait: true }).then(() => {
+        settled.push(i);
+      }),
+    );
+  }
+  // A newcomer without { wait: true } does not overtake them.
+  await assert.rejects(pool.run("add", [1, 1]), QueueFullError);
+  await Promise.all(jobs);
+  assert.deepEqual(settled, Array.from({ length: 2000 }, (_, i) => i));
+  await pool.close();
+  assertNoLiveWorkers();
+});

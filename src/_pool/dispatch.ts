@@ -21,8 +21,8 @@ import {
   S_STATE,
   STATE_MASK,
 } from "./layout.ts";
-import { giveBack } from "./slots.ts";
-import type { Job, JobOptions, PoolState, Waiter } from "./state.ts";
+import type { Job, JobOptions, PoolState } from "./state.ts";
+import type { Waiter } from "./waiters.ts";
 
 // A push that finds the job ring "full" only races another thread between
 // claiming and publishing a cell (the ring holds twice the slots); retry.
@@ -39,8 +39,18 @@ export function run(
   if (state.phase !== "open") return Promise.reject(new PoolClosedError());
   const { signal } = options;
   if (signal?.aborted) return Promise.reject(signal.reason);
-  const slot = state.free.pop();
-  if (slot !== undefined) return dispatch(state, slot, name, args, options);
+  // Callers already waiting go first: a slot given back for them (they get
+  // it in a microtask, see slots.ts) is not taken by a newcomer.
+  const slot = state.waiters.size === 0 ? state.free.pop() : undefined;
+  if (slot !== undefined) {
+    const { promise, resolve, reject } = Promise.withResolvers<unknown>();
+    dispatch(state, slot, name, args, options, {
+      resolve,
+      reject,
+      settled: false,
+    });
+    return promise;
+  }
   if (!options.wait) {
     return Promise.reject(new QueueFullError(state.settings.queueCapacity));
   }
@@ -54,46 +64,80 @@ function waitForSlot(
   args: readonly unknown[],
   options: JobOptions,
 ): Promise<unknown> {
+  const { promise, resolve, reject } = Promise.withResolvers<unknown>();
+  const waiter: Waiter = {
+    resolve,
+    reject,
+    settled: false,
+    name,
+    args,
+    options,
+    gone: false,
+  };
   const { signal } = options;
-  return new Promise<unknown>((resolve, reject) => {
-    const onAbort = () => {
-      const at = state.waiters.indexOf(waiter);
-      if (at !== -1) state.waiters.splice(at, 1);
+  if (signal !== undefined) {
+    // Replaced by the running job's listener once it has a slot.
+    waiter.onAbort = () => {
+      state.waiters.remove(waiter);
       updateRef(state);
-      reject(signal!.reason);
+      waiter.settled = true;
+      reject(signal.reason);
     };
-    const waiter: Waiter = {
-      start: (slot) => {
-        signal?.removeEventListener("abort", onAbort);
-        dispatch(state, slot, name, args, options).then(resolve, reject);
-      },
-      reject: (reason) => {
-        signal?.removeEventListener("abort", onAbort);
-        reject(reason);
-      },
-    };
-    signal?.addEventListener("abort", onAbort, { once: true });
-    state.waiters.push(waiter);
-    updateRef(state);
-  });
+    signal.addEventListener("abort", waiter.onAbort, { once: true });
+  }
+  state.waiters.push(waiter);
+  updateRef(state);
+  return promise;
 }
 
-/** Writes the job into the free `slot`, publishes it QUEUED and pushes its id. */
+/**
+ * Hands the free slots to waiting callers, oldest first. slots.ts runs it
+ * in a microtask after slots were given back, so a batch of completions is
+ * collected first and its new jobs are then written and pushed together.
+ */
+export function startWaiters(state: PoolState): void {
+  state.startScheduled = false;
+  if (state.phase !== "open") return;
+  const { free, waiters } = state;
+  while (free.length > 0 && waiters.size > 0) {
+    const waiter = waiters.take()!;
+    if (waiter.onAbort !== undefined) {
+      waiter.options.signal!.removeEventListener("abort", waiter.onAbort);
+    }
+    dispatch(
+      state,
+      free.pop()!,
+      waiter.name,
+      waiter.args,
+      waiter.options,
+      waiter,
+    );
+  }
+  updateRef(state);
+}
+
+/**
+ * Writes `job` into the free `slot`, publishes it QUEUED and pushes its id.
+ * If the job cannot be written its promise rejects and the slot stays free.
+ */
 function dispatch(
   state: PoolState,
   slot: number,
   name: string,
   args: readonly unknown[],
   options: JobOptions,
-): Promise<unknown> {
+  job: Job,
+): void {
   const { memory } = state;
   const { control, slotBytes } = memory;
   const base = slot * slotBytes;
   const region = memory.data.subarray(base, base + slotBytes);
   const nameLength = encodeText(name, region);
   if (nameLength === undefined) {
-    giveBack(state, slot);
-    return Promise.reject(
+    return refuse(
+      state,
+      slot,
+      job,
       new RangeError(
         `Cannot run job as its name is longer than the slot (${slotBytes} bytes): use a shorter export name`,
       ),
@@ -106,8 +150,7 @@ function dispatch(
     try {
       encoded = encodeInto(args, region.subarray(nameLength));
     } catch (error) {
-      giveBack(state, slot);
-      return Promise.reject(error);
+      return refuse(state, slot, job, error);
     }
     if (encoded !== undefined) [kind, length] = encoded;
   }
@@ -119,8 +162,6 @@ function dispatch(
   control[memory.slotWord(slot, S_REQ_LEN)] = length;
   Atomics.store(control, memory.slotWord(slot, S_STATE), QUEUED);
 
-  const { promise, resolve, reject } = Promise.withResolvers<unknown>();
-  const job: Job = { resolve, reject, settled: false };
   const { signal } = options;
   if (signal !== undefined) {
     job.signal = signal;
@@ -133,7 +174,18 @@ function dispatch(
   // Counted before the push so a worker's decrement never goes below 0.
   Atomics.add(control, QUEUED_COUNT, 1);
   push(state, slot);
-  return promise;
+}
+
+/** A job that cannot be written: it rejects and its slot is free again. */
+function refuse(
+  state: PoolState,
+  slot: number,
+  job: Job,
+  error: unknown,
+): void {
+  state.free.push(slot);
+  job.settled = true;
+  job.reject(error);
 }
 
 function push(state: PoolState, slot: number): void {

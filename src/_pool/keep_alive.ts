@@ -8,7 +8,7 @@ import type { PoolState } from "./state.ts";
 /** Refs or unrefs the workers after anything above changed. */
 export function updateRef(state: PoolState): void {
   state.workers.setRef(
-    state.pending > 0 || state.waiters.length > 0 || !state.readySettled ||
+    state.pending > 0 || state.waiters.size > 0 || !state.readySettled ||
       (state.phase !== "open" && !state.isFinished),
   );
 }

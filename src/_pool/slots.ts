@@ -1,5 +1,6 @@
 // The main thread's side of the slot table: a slot whose job is over goes
-// back to the free list, or straight to a caller waiting for room.
+// back to the free list, and from there to a caller waiting for room.
+import { startWaiters } from "./dispatch.ts";
 import { FREE, S_STATE } from "./layout.ts";
 import type { PoolState } from "./state.ts";
 
@@ -15,14 +16,20 @@ export function release(state: PoolState, slot: number): void {
   giveBack(state, slot);
 }
 
-/** Returns a free slot to the free list, or hands it to a waiting caller. */
+/**
+ * Returns a free slot to the free list; if callers wait for room, they get
+ * the free slots in a microtask (dispatch.ts `startWaiters`), once the
+ * completions being collected now are all settled.
+ */
 export function giveBack(state: PoolState, slot: number): void {
-  const waiter = state.phase === "open" ? state.waiters.shift() : undefined;
-  if (waiter !== undefined) waiter.start(slot);
-  else state.free.push(slot);
+  state.free.push(slot);
+  if (state.waiters.size > 0 && !state.startScheduled) {
+    state.startScheduled = true;
+    queueMicrotask(() => startWaiters(state));
+  }
 }
 
 /** Rejects every caller still waiting for room. */
 export function rejectWaiters(state: PoolState, reason: unknown): void {
-  for (const waiter of state.waiters.splice(0)) waiter.reject(reason);
+  state.waiters.rejectAll(reason);
 }

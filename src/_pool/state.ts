@@ -15,14 +15,16 @@
 // the completion loop ends and `finished` resolves.
 //
 // A slot's states in shared memory are drawn in layout.ts. On the main
-// thread a slot is free (in `free`), or holds a job (`jobs[slot]`, maybe
-// settled already: an aborted job keeps its slot until a worker hands the
-// id back), or was settled from a dead worker's memory and waits for its
-// id to come through the completion ring (`lateIds`). An id in `retry`
-// belongs to a slot holding a job whose push found no room yet.
+// thread a slot is free (in `free`; while callers wait for room, only until
+// the microtask that hands it to the oldest, see slots.ts), or holds a job
+// (`jobs[slot]`, maybe settled already: an aborted job keeps its slot until
+// a worker hands the id back), or was settled from a dead worker's memory
+// and waits for its id to come through the completion ring (`lateIds`). An
+// id in `retry` belongs to a slot holding a job whose push found no room yet.
 import type { ResourceLimits } from "node:worker_threads";
 import type { WorkerSet } from "../_workers/worker_set.ts";
 import { PoolMemory } from "./memory.ts";
+import { WaitQueue } from "./waiters.ts";
 
 /** ThreadPool's options, checked, with their defaults applied. */
 export interface PoolSettings {
@@ -54,12 +56,6 @@ export interface Job {
   onAbort?: () => void;
 }
 
-/** A caller of `run(…, { wait: true })` waiting for a free slot. */
-export interface Waiter {
-  start(slot: number): void;
-  reject(reason: unknown): void;
-}
-
 /** Large or transferable arguments, handed over when the worker asks. */
 export interface Payload {
   args: unknown;
@@ -81,7 +77,10 @@ export class PoolState {
   /** The job of each slot in use. */
   readonly jobs: (Job | undefined)[];
   readonly free: number[] = [];
-  readonly waiters: Waiter[] = [];
+  /** Callers of `run(…, { wait: true })` waiting for a slot (waiters.ts). */
+  readonly waiters = new WaitQueue();
+  /** `startWaiters` is queued as a microtask (slots.ts). */
+  startScheduled = false;
   readonly payloads = new Map<number, Payload>();
   /** Ids a push found no room for yet (a transient race), in order. */
   readonly retry: number[] = [];

@@ -51,7 +51,7 @@ export function readCounters(state: PoolState): PoolCounters {
     running: Atomics.load(control, RUNNING_COUNT),
     completed: Atomics.load(control, COMPLETED_COUNT),
     failed: Atomics.load(control, FAILED_COUNT),
-    waiting: state.waiters.length,
+    waiting: state.waiters.size,
     workers,
   };
 }
