@@ -153,6 +153,7 @@ Deno.test("dashboardPath answers its page, stats.json and an event stream on the
       "memory",
       "reload",
       "requests",
+      "timeout",
     ]);
     assert.equal(first.responses.count, 0);
     assert.equal(

@@ -532,6 +532,11 @@ Deno.test("a busy-looping handler gets 504, its worker is replaced, others keep 
       () => server.stats().inFlight === 0,
       "the stuck worker is gone",
     );
+    await waitFor(
+      () => server.stats().restarts.timeout === 1,
+      "the stuck worker is counted as a timeout restart",
+    );
+    assert.equal(server.stats().restarts.crash, 0);
     const workers = new Set<number>();
     for (let i = 0; i < 20; i++) {
       const who = await text(server, "/who");
@@ -691,6 +696,7 @@ Deno.test("stats() counts queued, in-flight and completed requests per worker", 
       reload: 0,
       requests: 0,
       memory: 0,
+      timeout: 0,
       crash: 0,
     });
     await Promise.all(slow);
@@ -739,6 +745,10 @@ Deno.test("readinessPath and metricsPath are answered on the main thread when se
     assert.equal(ready.body, "ready");
     const metrics = await text(server, "/metrics");
     assert.match(metrics.body, /^ringpool_requests_completed_total 1$/m);
+    assert.match(
+      metrics.body,
+      /^ringpool_worker_restarts_total\{reason="timeout"\} 0$/m,
+    );
     assert.match(
       metrics.body,
       /^ringpool_requests_in_flight\{worker="1"\} 0$/m,

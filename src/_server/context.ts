@@ -40,6 +40,8 @@ export class WorkerLink {
   upgrading = 0;
   /** The worker's thread, once started. */
   port: Worker | undefined = undefined;
+  /** Terminated because it held on to a request past its deadline. */
+  stuck = false;
 
   constructor(inbox: RingBuffer) {
     this.inbox = inbox;

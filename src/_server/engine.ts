@@ -94,7 +94,13 @@ export class RingServer implements AsyncDisposable {
     ctx.phase = "starting";
     ctx.taken = 0;
     ctx.completed = 0;
-    ctx.restarts = { reload: 0, requests: 0, memory: 0, crash: 0 };
+    ctx.restarts = {
+      reload: 0,
+      requests: 0,
+      memory: 0,
+      timeout: 0,
+      crash: 0,
+    };
     ctx.workers = this.#workerSet(ctx, slotCount);
     this.#ctx = ctx;
   }
@@ -209,7 +215,8 @@ export class RingServer implements AsyncDisposable {
         reclaim: (worker) => ctx.faults.reclaim(worker),
         shouldReplace: (worker, code) => {
           if (ctx.requests.closed || ctx.workers.retiring(worker)) return false;
-          if (ctx.phase !== "starting") {
+          if (worker.data.stuck) ctx.restarts.timeout++;
+          else if (ctx.phase !== "starting") {
             ctx.restarts.crash++;
             console.error(
               `ringpool: worker ${

@@ -141,6 +141,7 @@ export class Faults {
     const worker = this.#ctx.workers.at(owner - 1);
     if (worker === undefined) return;
     slot.terminateSent = true;
+    worker.data.stuck = true;
     console.error(
       `ringpool: worker ${owner} did not let go of a request it was told to abort; terminating it`,
     );

@@ -93,6 +93,10 @@ export function renderMetrics(
     "# HELP ringpool_requests_completed_total Requests answered by workers.\n" +
     "# TYPE ringpool_requests_completed_total counter\n" +
     `ringpool_requests_completed_total ${stats.completed}\n` +
-    (requestMetrics?.render() ?? "");
-  return text;
+    "# HELP ringpool_worker_restarts_total Workers replaced, by reason.\n" +
+    "# TYPE ringpool_worker_restarts_total counter\n";
+  for (const [reason, count] of Object.entries(stats.restarts)) {
+    text += `ringpool_worker_restarts_total{reason="${reason}"} ${count}\n`;
+  }
+  return text + (requestMetrics?.render() ?? "");
 }

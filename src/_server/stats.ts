@@ -2,7 +2,12 @@
 // messaging the workers. The public type is re-exported by src/server.ts.
 
 /** Why a worker was replaced, as counted in {@linkcode ServerStats.restarts}. */
-export type RestartReason = "reload" | "requests" | "memory" | "crash";
+export type RestartReason =
+  | "reload"
+  | "requests"
+  | "memory"
+  | "timeout"
+  | "crash";
 
 /** One worker in {@linkcode ServerStats}. */
 export interface ServerWorkerStats {

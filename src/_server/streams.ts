@@ -196,6 +196,7 @@ export class Streams {
           now - detached.abortedAt > grace
         ) {
           detached.terminateSent = true;
+          detached.worker.data.stuck = true;
           console.error(
             `ringpool: worker ${
               detached.worker.index + 1

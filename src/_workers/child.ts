@@ -50,10 +50,16 @@ export function reportHeap(): void {
   setInterval(store, HEAP_REPORT_MS).unref();
 }
 
-/** Whether main asked this worker to retire (take no new work, finish, exit). */
-export function retiring(): boolean {
-  const { words, base } = line();
-  return Atomics.load(words, base + RETIRE) === 1;
+/**
+ * Whether main asked the worker of `data` to retire (take no new work,
+ * finish, exit); from the data given, so it also works without a thread.
+ */
+export function retireFlag(
+  data: Pick<SupervisionData, "supervision" | "index">,
+): () => boolean {
+  const words = new Int32Array(data.supervision);
+  const at = data.index * STRIDE + RETIRE;
+  return () => Atomics.load(words, at) === 1;
 }
 
 /** Reports that the module failed to load; the worker should then end. */

@@ -4,7 +4,7 @@
 import { workerData } from "node:worker_threads";
 import { RingBuffer } from "../../ring_buffer.ts";
 import type { SupervisionData } from "../../_workers/supervision.ts";
-import { retiring } from "../../_workers/child.ts";
+import { retireFlag } from "../../_workers/child.ts";
 import { WorkerDoorbell } from "../doorbell.ts";
 import {
   EV_RELEASE,
@@ -57,6 +57,8 @@ export class WorkerContext {
   >();
   /** Tasks holding a slot. */
   inFlight = 0;
+  /** Whether main asked this worker to retire. */
+  readonly retiring: () => boolean;
   handler!: Handler;
   pump!: Pump;
   /** Resolves once the ring is closed and drained and no task holds a slot. */
@@ -73,6 +75,7 @@ export class WorkerContext {
     this.inbox = RingBuffer.from(data.inbox);
     this.doorbell = new WorkerDoorbell(this.words, data.index, this.requests);
     this.channel = new WorkerChannel(this);
+    this.retiring = retireFlag(data);
     let resolve!: () => void;
     this.drained = new Promise((done) => resolve = done);
     this.#resolveDrained = resolve;
@@ -127,7 +130,7 @@ export class WorkerContext {
    */
   checkDrained(): boolean {
     const closed = this.requests.closed && this.requests.length === 0;
-    if (!closed && !retiring()) return false;
+    if (!closed && !this.retiring()) return false;
     if (this.inFlight === 0 && this.channel.streams.size === 0) {
       this.#resolveDrained();
     }

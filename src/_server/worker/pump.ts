@@ -11,7 +11,6 @@
 // message event it hangs.
 import { parentPort } from "node:worker_threads";
 import { setImmediate } from "node:timers";
-import { retiring } from "../../_workers/child.ts";
 import type { WorkerContext } from "./context.ts";
 import { abort } from "./finish.ts";
 import { run } from "./run.ts";
@@ -83,7 +82,7 @@ export class Pump {
     // Until we leave, main need not ring for us: we pop before we sleep.
     doorbell.setPolling(true);
     for (;;) {
-      if (retiring()) {
+      if (this.#ctx.retiring()) {
         // No new tickets: the event loop runs on for what we hold, and we
         // never announce a sleep that main could spend a wake-up on.
         doorbell.setPolling(false);
