@@ -106,6 +106,15 @@ export function mainThreadCpuNs(pid: number): number {
   return taskCpuNs(pid, pid);
 }
 
+/**
+ * Time the main thread of a process spent runnable but waiting for a core
+ * (schedstat's second field), in ns; 0 where the kernel does not say.
+ */
+export function mainThreadWaitNs(pid: number): number {
+  const schedstat = readText(`/proc/${pid}/task/${pid}/schedstat`);
+  return schedstat === null ? 0 : Number(schedstat.split(" ")[1] ?? 0);
+}
+
 /** CPU time of every thread of every process in the tree, in ns. */
 export function treeCpuNs(pid: number): number {
   let total = 0;
@@ -226,4 +235,49 @@ export async function outputWithin(
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Fails with a message naming the package when `command` is not installed. */
+export async function assertTool(
+  command: string,
+  aptPackage: string,
+): Promise<void> {
+  try {
+    await new Deno.Command(command, {
+      args: ["--version"],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+  } catch {
+    throw new Error(
+      `${command} is not installed: run \`apt-get install -y ${aptPackage}\` (Debian) and retry`,
+    );
+  }
+}
+
+/** Installs `aptPackage` with apt-get when `command` is missing. */
+export async function ensureTool(
+  command: string,
+  aptPackage: string,
+): Promise<void> {
+  try {
+    await assertTool(command, aptPackage);
+    return;
+  } catch {
+    console.error(`${command} missing: apt-get install -y ${aptPackage} ...`);
+  }
+  const install = await new Deno.Command("sh", {
+    args: [
+      "-c",
+      `apt-get install -y -qq ${aptPackage} || (apt-get update -qq && apt-get install -y -qq ${aptPackage})`,
+    ],
+    stdout: "null",
+    stderr: "inherit",
+  }).output();
+  if (!install.success) {
+    throw new Error(
+      `could not install ${aptPackage} with apt-get; install it and retry`,
+    );
+  }
+  await assertTool(command, aptPackage);
 }

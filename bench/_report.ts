@@ -5,8 +5,21 @@ import type {
   HttpBenchResult,
   RunRecord,
   Workload,
-} from "./http.ts";
-import { figure, type Spread, spread } from "./_stats.ts";
+} from "./_types.ts";
+import { type Spread, spread } from "./_stats.ts";
+import {
+  fmt,
+  fmtInt,
+  fmtRatio,
+  fmtSpread,
+  fmtSpreadInt,
+  pairedRatio,
+  table,
+  type TargetCheck,
+} from "./_report_util.ts";
+import { renderShape, renderSsr, skewTargets } from "./_report_skew.ts";
+
+export type { TargetCheck };
 
 /** Options for a short run (`--quick`): one round, 1 s per workload. */
 export function quickOptions(): HttpBenchOptions {
@@ -16,23 +29,6 @@ export function quickOptions(): HttpBenchOptions {
 /** The ringpool variant the targets are checked against: as many workers as the other pools. */
 export const TARGET_RINGPOOL = "ringpool-2";
 
-const fmtInt = (x: number) =>
-  Number.isFinite(x) ? Math.round(x).toLocaleString("en-US") : "–";
-const fmt = (x: number, digits = 2) =>
-  Number.isFinite(x) ? x.toFixed(digits) : "–";
-const fmtSpreadInt = (s: Spread) =>
-  Number.isFinite(s.median)
-    ? `${fmtInt(s.median)} (${fmtInt(s.min)}–${fmtInt(s.max)})`
-    : "–";
-const fmtSpread = (s: Spread, d = 2) =>
-  Number.isFinite(s.median)
-    ? `${fmt(s.median, d)} (${fmt(s.min, d)}–${fmt(s.max, d)})`
-    : "–";
-const fmtRatio = (s: Spread) =>
-  Number.isFinite(s.median)
-    ? `${fmt(s.median)}× (${fmt(s.min)}–${fmt(s.max)})`
-    : "–";
-
 /** Per-round ratio a/b of a workload's main figure. */
 export function ratioBetween(
   result: HttpBenchResult,
@@ -40,25 +36,10 @@ export function ratioBetween(
   a: string,
   b: string,
 ): Spread {
-  const workload = result.workloads.find((w) => w.id === workloadId);
-  if (workload === undefined) return spread([]);
-  const runs = result.runs.filter((r) => r.workload === workloadId);
-  const ratios: number[] = [];
-  for (const ra of runs.filter((r) => r.contender === a)) {
-    const rb = runs.find((r) => r.contender === b && r.round === ra.round);
-    if (rb) ratios.push(figure(ra, workload) / figure(rb, workload));
-  }
-  return spread(ratios);
-}
-
-/** One line of the target checklist. */
-export interface TargetCheck {
-  target: string;
-  measured: string;
-  /** The same figure for the other ringpool worker counts. */
-  others?: string;
-  /** null: could not be measured in this run. */
-  met: boolean | null;
+  return pairedRatio(result, { workload: workloadId, contender: a }, {
+    workload: workloadId,
+    contender: b,
+  });
 }
 
 /** Checks the issue's targets against one run's figures. */
@@ -176,6 +157,8 @@ export function checkTargets(result: HttpBenchResult): TargetCheck[] {
         : { others: `single Deno.serve: ${fmt(baseline[key]!, 1)} MiB` }),
     });
   }
+  // Issue 12: every skew shape and the SSR workload, for ringpool's defaults.
+  out.push(...skewTargets(result));
   return out;
 }
 
@@ -187,21 +170,14 @@ export function idleRssPerWorker(result: HttpBenchResult): number {
   return (four.idleRss.median - one.idleRss.median) / 3;
 }
 
-function table(header: string[], rows: string[][]): string {
-  const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
-  return [line(header), line(header.map(() => "---")), ...rows.map(line)].join(
-    "\n",
-  );
-}
-
 /** The HTTP part of RESULTS.md (also what `deno task bench:http` prints). */
 export function renderHttpMarkdown(result: HttpBenchResult): string {
   const parts: string[] = [];
   const cal = result.calibration;
   parts.push(
     `Rounds run: ${result.roundsRun} of ${result.config.rounds}; wrk ${result.config.durationS} s per run, ` +
-      `${result.config.connections} connections (8 for the 1 MiB echo); skewed mix ${result.config.skewedS} s at ` +
-      `${result.config.fastRate} req/s /fast + ${result.config.slowRate} req/s /slow; harness time ${result.elapsedS} s.\n` +
+      `${result.config.connections} connections (8 for the 1 MiB echo); each skew shape and floor ${result.config.skewedS} s, ` +
+      `open-loop /fast at ${result.config.fastRate} req/s (skewed mix: + ${result.config.slowRate} req/s /slow); harness time ${result.elapsedS} s.\n` +
       `Work calibration: ${
         fmtInt(cal.itersPerMs)
       } spin iterations per ms; /cpu = ${fmtInt(cal.cpuIters)} iterations ` +
@@ -232,7 +208,12 @@ export function renderHttpMarkdown(result: HttpBenchResult): string {
     const summary = result.summary[workload.id] ?? {};
     const ids = result.contenders.map((c) => c.id).filter((id) => summary[id]);
     if (ids.length === 0) continue;
-    if (workload.kind === "throughput") {
+    if (workload.floorOf !== undefined) continue; // in its shape's table
+    if (workload.server === "ssr") {
+      parts.push(renderSsr(result, workload));
+    } else if (workload.kind === "latency") {
+      parts.push(renderShape(result, workload));
+    } else {
       parts.push(
         `### ${workload.label}\n\n` + table(
           [
@@ -271,72 +252,12 @@ export function renderHttpMarkdown(result: HttpBenchResult): string {
           }),
         ),
       );
-    } else {
-      const lag = spread(
-        result.runs.filter((r) => r.workload === workload.id).map((r) =>
-          r.timerLag?.p99 ?? NaN
-        ),
-      );
-      parts.push(
-        `### ${workload.label}\n\n` +
-          "Latency of /fast in ms, measured from each request's intended send time (open loop), median of rounds (min–max).\n\n" +
-          table(
-            [
-              "contender",
-              "/fast p50",
-              "/fast p99",
-              "/fast p99.9",
-              "p99 × single",
-              "p99 × --parallel",
-              "p99 × Node cluster",
-              "/fast done/s",
-              "failed",
-            ],
-            ids.map((id) => {
-              const s = summary[id]!;
-              const runs = result.runs.filter((r) =>
-                r.workload === workload.id && r.contender === id
-              );
-              return [
-                labels.get(id)!,
-                fmtSpread(s.p50!),
-                fmtSpread(s.value),
-                fmtSpread(s.p999!),
-                fmtRatio(s.ratio),
-                fmtRatio(
-                  ratioBetween(result, workload.id, id, "deno-parallel"),
-                ),
-                fmtRatio(ratioBetween(result, workload.id, id, "node-cluster")),
-                fmtInt(spread(runs.map((r) => r.rps)).median),
-                failedCell(runs),
-              ];
-            }),
-          ) +
-          `\n\nThe driver's own lateness against its schedule (timer granularity, shared CPU) was p99 ${
-            fmtSpread(lag)
-          } ms; ` +
-          "it is included in every figure above, for every contender alike.",
-      );
     }
   }
   parts.push(renderCpuBreakdown(result));
   parts.push(renderProfiles(result));
   parts.push(renderMemory(result));
   return parts.filter((p) => p !== "").join("\n\n");
-}
-
-function failedCell(runs: RunRecord[]): string {
-  const total = runs.reduce((a, r) => a + (r.failed ?? 0), 0);
-  if (total === 0) return "0";
-  const kinds = { socket: 0, non2xx: 0, unanswered: 0 };
-  for (const run of runs) {
-    for (const k of Object.keys(kinds) as (keyof typeof kinds)[]) {
-      kinds[k] += run.failedKinds?.[k] ?? 0;
-    }
-  }
-  const parts = Object.entries(kinds).filter(([, n]) => n > 0)
-    .map(([k, n]) => `${k} ${n}`);
-  return parts.length ? `${total} (${parts.join(", ")})` : String(total);
 }
 
 function renderCpuBreakdown(result: HttpBenchResult): string {
@@ -422,7 +343,10 @@ function renderPhases(
 function renderMemory(result: HttpBenchResult): string {
   const idle = table(
     ["contender", "idle RSS MiB (whole process tree)"],
-    result.contenders.filter((c) => c.available).map((
+    // Contenders that only ran the SSR app have no idle figure.
+    result.contenders.filter((c) =>
+      c.available && Number.isFinite(c.idleRss.median)
+    ).map((
       c,
     ) => [c.label, fmtSpread(c.idleRss, 1)]),
   );
@@ -497,6 +421,7 @@ const COLORS: Record<string, string> = {
   "ringpool-1": "#fdae6b",
   "ringpool-2": "#f16913",
   "ringpool-4": "#a63603",
+  "ringpool-default": "#7f2704",
 };
 
 const escapeXml = (s: string) =>
@@ -513,7 +438,10 @@ export function renderSvg(result: HttpBenchResult): string {
   const barMax = 440;
   const rowH = 16;
   const contenders = result.contenders;
-  const groups = result.workloads.filter((w) => result.summary[w.id]);
+  // A floor has one contender and no ratio to single: its shape's table has it.
+  const groups = result.workloads.filter((w) =>
+    result.summary[w.id] && w.floorOf === undefined
+  );
   const out: string[] = [];
   let y = 56;
   for (const w of groups) {

@@ -1,4 +1,4 @@
-import type { RunRecord, Workload } from "./http.ts";
+import type { RunRecord, Workload } from "./_types.ts";
 
 // Small statistics helpers for the harness.
 

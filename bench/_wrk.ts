@@ -1,7 +1,7 @@
 // Runs wrk (closed loop, one thread) and reads its summary through a Lua
 // `done` hook that prints one JSON line, instead of scraping the text report.
 
-import { outputWithin } from "./_proc.ts";
+import { assertTool, ensureTool, outputWithin } from "./_proc.ts";
 
 /** What to ask wrk to do. */
 export interface WrkOptions {
@@ -15,6 +15,11 @@ export interface WrkOptions {
   bodyBytes?: number;
   /** Send `Connection: close`: one TCP connection per request. */
   close?: boolean;
+  /**
+   * Request these paths in turn (one Lua state: one sequence shared by all
+   * connections) instead of the URL's own path.
+   */
+  paths?: string[];
 }
 
 /** wrk's own counters for one run. */
@@ -31,15 +36,23 @@ export interface WrkResult {
   };
   /** Requests per second (all requests, including error statuses). */
   rps: number;
+  /**
+   * wrk's latency distribution over every request, µs, measured from each
+   * request's actual send (closed loop: a stall delays the next sends).
+   */
+  latency: { p50: number; p99: number; p999: number; max: number };
 }
 
 const REPORT = `
 done = function(summary, latency, requests)
   local e = summary.errors
   io.write(string.format(
-    'WRK_JSON {"requests":%d,"durationUs":%d,"bytes":%d,"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d}}\\n',
+    'WRK_JSON {"requests":%d,"durationUs":%d,"bytes":%d,"errors":{"connect":%d,"read":%d,"write":%d,"status":%d,"timeout":%d},' ..
+    '"latency":{"p50":%d,"p99":%d,"p999":%d,"max":%d}}\\n',
     summary.requests, summary.duration, summary.bytes,
-    e.connect, e.read, e.write, e.status, e.timeout))
+    e.connect, e.read, e.write, e.status, e.timeout,
+    latency:percentile(50), latency:percentile(99), latency:percentile(99.9),
+    latency.max))
 end
 `;
 
@@ -52,45 +65,34 @@ function script(options: WrkOptions): string {
     lines.push(`wrk.headers["Content-Type"] = "application/octet-stream"`);
   }
   if (options.close) lines.push(`wrk.headers["Connection"] = "close"`);
+  if (options.paths !== undefined && options.paths.length > 0) {
+    // Requests built once, in init() (after wrk set the Host header);
+    // request() hands them out in turn.
+    lines.push(
+      "local built = {}",
+      "init = function(args)",
+      ...options.paths.map((p, i) =>
+        `  built[${i + 1}] = wrk.format(nil, ${JSON.stringify(p)})`
+      ),
+      "end",
+      "local turn = 0",
+      "request = function()",
+      "  turn = turn % #built + 1",
+      "  return built[turn]",
+      "end",
+    );
+  }
   return lines.join("\n") + REPORT;
 }
 
 /** Fails with a clear message when wrk is not installed. */
-export async function assertWrk(): Promise<void> {
-  try {
-    await new Deno.Command("wrk", {
-      args: ["--version"],
-      stdout: "null",
-      stderr: "null",
-    })
-      .output();
-  } catch {
-    throw new Error(
-      "wrk is not installed: run `apt-get install -y wrk` (Debian) and retry",
-    );
-  }
+export function assertWrk(): Promise<void> {
+  return assertTool("wrk", "wrk");
 }
 
 /** Installs wrk with apt-get when it is missing (the bench needs it). */
-export async function ensureWrk(): Promise<void> {
-  try {
-    await assertWrk();
-    return;
-  } catch {
-    console.error("wrk missing: apt-get install -y wrk ...");
-  }
-  const install = await new Deno.Command("sh", {
-    args: [
-      "-c",
-      "apt-get install -y -qq wrk || (apt-get update -qq && apt-get install -y -qq wrk)",
-    ],
-    stdout: "null",
-    stderr: "inherit",
-  }).output();
-  if (!install.success) {
-    throw new Error("could not install wrk with apt-get; install it and retry");
-  }
-  await assertWrk();
+export function ensureWrk(): Promise<void> {
+  return ensureTool("wrk", "wrk");
 }
 
 /** Runs wrk once; killed if it overruns its duration by 15 s. */

@@ -22,6 +22,7 @@ import {
   TARGET_RINGPOOL,
   type TargetCheck,
 } from "./_report.ts";
+import { type ExtraOutcome, renderExtra, runExtra } from "./_report_extra.ts";
 
 /** The outcome of one micro-benchmark module. */
 export interface MicroOutcome {
@@ -84,6 +85,7 @@ function renderResults(
   http: HttpBenchResult,
   targets: TargetCheck[],
   quick: boolean,
+  extra: ExtraOutcome,
 ): string {
   const mark = (met: boolean | null) =>
     met === null ? "not measured" : met ? "**met**" : "**not met**";
@@ -194,7 +196,8 @@ ${renderHttpMarkdown(http)}
 ${renderMicro("Ring buffer (bench/ring.ts)", micro.ring)}
 
 ${renderMicro("Thread pool (bench/pool.ts)", micro.pool)}
-`;
+
+${renderExtra(extra)}`;
 }
 
 if (import.meta.main) {
@@ -205,6 +208,8 @@ if (import.meta.main) {
       rounds: { type: "string" },
       contenders: { type: "string" },
       workloads: { type: "string" },
+      // "sse,soak": benchmarks of bench/_report_extra.ts not to run.
+      skip: { type: "string" },
       "no-write": { type: "boolean", default: false },
     },
   });
@@ -243,6 +248,8 @@ if (import.meta.main) {
     ...(values.workloads ? { workloads: values.workloads.split(",") } : {}),
   });
   const targets = checkTargets(http);
+  // After the HTTP harness: the SSE benchmark (~2 min) and the soak (~7 min).
+  const extra = await runExtra({ quick, skip: values.skip?.split(",") });
   const markdown = renderResults(
     machine,
     command,
@@ -250,6 +257,7 @@ if (import.meta.main) {
     http,
     targets,
     quick,
+    extra,
   );
   if (values["no-write"]) {
     console.log(markdown);
@@ -261,6 +269,7 @@ if (import.meta.main) {
       micro: { ring, pool },
       http,
       targets,
+      extra,
       idleRssPerWorkerMiB: idleRssPerWorker(http),
     };
     Deno.writeTextFileSync(

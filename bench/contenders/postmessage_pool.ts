@@ -1,7 +1,8 @@
 // Contender: `Deno.serve` on the main thread, the handler on N
 // `node:worker_threads` workers, each request and response copied over
 // `postMessage` (bodies transferred). The plain design ringpool must beat.
-// Usage: deno run -A postmessage_pool.ts PORT WORKERS
+// Usage: deno run -A postmessage_pool.ts PORT WORKERS [HANDLER_MODULE]
+// (HANDLER_MODULE: a path, default ../handlers/handler.ts)
 import { Worker } from "node:worker_threads";
 
 /** A request as it crosses to a worker. */
@@ -24,7 +25,9 @@ export interface WireResponse {
 
 const port = Number(Deno.args[0] ?? "8000");
 const size = Number(Deno.args[1] ?? "2");
-const handlerUrl = new URL("../handlers/handler.ts", import.meta.url).href;
+const handlerUrl = Deno.args[2] === undefined
+  ? new URL("../handlers/handler.ts", import.meta.url).href
+  : new URL(Deno.args[2], new URL(`file://${Deno.cwd()}/`)).href;
 
 interface Slot {
   worker: Worker;

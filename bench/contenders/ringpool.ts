@@ -1,25 +1,46 @@
 // Contender: ringpool's `serve()`. Usage:
-//   deno run -A ringpool.ts PORT WORKERS [MAX_BODY_BYTES]
-// Exits with status 3 and a message on stderr when `serve()` is unavailable
-// (for example still "not implemented"), so the harness can report that.
+//   deno run -A ringpool.ts PORT [--workers N] [--concurrency N]
+//     [--max-body-size BYTES] [--handler MODULE] [--static DIR]
+// Options left out stay at serve()'s defaults (4 workers, concurrency 16);
+// MODULE defaults to ../handlers/handler.ts; --static DIR serves DIR under
+// /static/ from the main thread. Exits with status 3 and a message on
+// stderr when `serve()` is unavailable, so the harness can report that.
+import { parseArgs } from "node:util";
 import { serve } from "../../src/server.ts";
 
-const port = Number(Deno.args[0] ?? "8000");
-const workers = Number(Deno.args[1] ?? "2");
-const maxBodySize = Deno.args[2] === undefined
-  ? undefined
-  : Number(Deno.args[2]);
+const { values, positionals } = parseArgs({
+  args: Deno.args,
+  allowPositionals: true,
+  options: {
+    workers: { type: "string" },
+    concurrency: { type: "string" },
+    "max-body-size": { type: "string" },
+    handler: { type: "string" },
+    static: { type: "string" },
+  },
+});
+const port = Number(positionals[0] ?? "8000");
+const number = (name: "workers" | "concurrency" | "max-body-size") =>
+  values[name] === undefined ? undefined : Number(values[name]);
+const workers = number("workers");
+const concurrency = number("concurrency");
+const maxBodySize = number("max-body-size");
 
 let server;
 try {
   server = await serve({
-    handler: new URL("../handlers/handler.ts", import.meta.url),
-    workers,
+    handler: values.handler ??
+      new URL("../handlers/handler.ts", import.meta.url),
     hostname: "127.0.0.1",
     port,
     handleSignals: false,
     onListen() {},
+    ...(workers === undefined ? {} : { workers }),
+    ...(concurrency === undefined ? {} : { concurrency }),
     ...(maxBodySize === undefined ? {} : { maxBodySize }),
+    ...(values.static === undefined
+      ? {}
+      : { static: { root: values.static, prefix: "/static" } }),
   });
 } catch (error) {
   console.error(

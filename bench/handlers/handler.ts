@@ -4,11 +4,21 @@
 //   GET  /cpu?n=N        N rounds of integer work (~2 ms when calibrated)
 //   GET  /fast?n=N       the same, ~0.1 ms
 //   GET  /slow?n=N       the same, ~40 ms
+//   GET  /slow203?n=N    the same work answered 203, so a load generator
+//                        that logs only status codes (h2load) can tell it
+//                        apart from /fast
+//   GET  /wait?n=MS      an awaited MS-millisecond timer, no CPU (I/O-bound)
 //   GET  /64k            a 64 KiB body
 //   POST /echo           the request body, buffered and sent back
 //   POST /upload         the body streamed and counted (RSS test)
 //   GET  /download?n=M   M MiB streamed in 64 KiB chunks (RSS test)
-import { body64k, CHUNK_BYTES, parseTarget, spin } from "./work.mjs";
+import {
+  body64k,
+  CHUNK_BYTES,
+  parseTarget,
+  spin,
+  TAGGED_STATUS,
+} from "./work.mjs";
 
 const TEXT = { "content-type": "text/plain;charset=UTF-8" };
 const BINARY = { "content-type": "application/octet-stream" };
@@ -42,6 +52,14 @@ export default {
       case "/fast":
       case "/slow":
         return new Response(String(spin(n)), { headers: TEXT });
+      case "/slow203":
+        return new Response(String(spin(n)), {
+          status: TAGGED_STATUS,
+          headers: TEXT,
+        });
+      case "/wait":
+        await new Promise((resolve) => setTimeout(resolve, n));
+        return new Response("waited", { headers: TEXT });
       case "/64k":
         return new Response(body64k(), { headers: BINARY });
       case "/echo":

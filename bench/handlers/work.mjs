@@ -5,6 +5,13 @@
 /** Largest iteration count a request may ask for (~1 s of CPU), so a typo cannot wedge a server. */
 const MAX_ITERATIONS = 1e9;
 
+/**
+ * The status `/slow203` answers with (203 Non-Authoritative Information): a
+ * 2xx every driver counts as success, and the only per-request mark h2load's
+ * `--log-file` keeps.
+ */
+export const TAGGED_STATUS = 203;
+
 /** Bytes in one chunk of `/download`. */
 export const CHUNK_BYTES = 64 * 1024;
 

@@ -1,0 +1,106 @@
+// The closed-loop workloads (wrk, one thread): trivial, CPU-bound, large
+// bodies, and the server-side rendering mix.
+import { cpuMark, cpuSince } from "../_server.ts";
+import type { Figures } from "../_types.ts";
+import { runWrk, type WrkOptions } from "../_wrk.ts";
+import { ms, type WorkloadContext } from "./context.ts";
+
+const MiB = 1024 * 1024;
+
+/** The paths of the SSR mix, requested in turn: a page, its data, its file. */
+export function ssrPaths(): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < 16; i++) {
+    out.push(`/ssr?n=${i}`, `/api?n=${i * 7}`, "/static/app.css");
+  }
+  return out;
+}
+
+/** Connections of the SSR mix (issue 12 §2). */
+export const SSR_CONNECTIONS = 16;
+
+/** One wrk run against the contender, with its CPU per request. */
+export async function wrk(
+  ctx: WorkloadContext,
+  options: Omit<WrkOptions, "url" | "connections" | "durationS"> & {
+    path: string;
+    connections?: number;
+    durationS?: number;
+  },
+): Promise<Figures> {
+  const { running, config } = ctx;
+  const pid = running.proc.pid;
+  const perThread = ctx.contender.ringpool;
+  const before = cpuMark(pid, perThread);
+  const { path, ...rest } = options;
+  const r = await runWrk({
+    ...rest,
+    url: running.base + path,
+    connections: options.connections ?? config.connections,
+    durationS: options.durationS ?? config.durationS,
+  });
+  if (r.requests === 0) {
+    // wrk only counts a timeout after 5 s; a run with no answer at all is
+    // a hung server, not "0 req/s, 0 errors".
+    throw new Error("no response completed during the run (server hung?)");
+  }
+  const e = r.errors;
+  const errors = e.connect + e.read + e.write + e.status + e.timeout;
+  return {
+    // Only successful answers count: a server answering 503 quickly must
+    // not look fast. wrk counts non-2xx/3xx answers in errors.status.
+    rps: Math.round((r.requests - e.status) / (r.durationUs / 1e6)),
+    mibps: Math.round(r.bytes / (r.durationUs / 1e6) / MiB * 10) / 10,
+    errors,
+    // Which kind, so a 503 storm is not mistaken for dropped sockets.
+    ...(errors > 0
+      ? {
+        errorKinds: Object.fromEntries(
+          Object.entries(e).filter(([, n]) => n > 0),
+        ),
+      }
+      : {}),
+    latency: {
+      p50: ms(r.latency.p50 / 1000),
+      p99: ms(r.latency.p99 / 1000),
+      p999: ms(r.latency.p999 / 1000),
+      max: ms(r.latency.max / 1000),
+    },
+    ...cpuSince(pid, before, r.requests, perThread),
+  };
+}
+
+/** Runs one of the throughput workloads; undefined if `id` is not one. */
+export function runThroughput(
+  id: string,
+  ctx: WorkloadContext,
+): Promise<Figures> | undefined {
+  const { cal } = ctx;
+  switch (id) {
+    case "hello-ka":
+      return wrk(ctx, { path: "/hello" });
+    case "hello-close":
+      return wrk(ctx, { path: "/hello", close: true });
+    case "cpu-ka":
+      return wrk(ctx, { path: `/cpu?n=${cal.cpuIters}` });
+    case "cpu-close":
+      return wrk(ctx, { path: `/cpu?n=${cal.cpuIters}`, close: true });
+    case "64k-ka":
+      return wrk(ctx, { path: "/64k" });
+    case "echo-1m-ka":
+      return wrk(ctx, {
+        path: "/echo",
+        method: "POST",
+        bodyBytes: MiB,
+        connections: 8,
+      });
+    case "ssr":
+      return wrk(ctx, {
+        path: "/",
+        paths: ssrPaths(),
+        connections: SSR_CONNECTIONS,
+      });
+    default:
+      return undefined;
+  }
+}
