@@ -17,7 +17,9 @@
 //   that makes no progress.
 // Symmetries (renamings of interchangeable threads) are an exact
 // reduction: a state is stored under the smallest hash of itself and its
-// renamed twins, so each class of mirror states is explored once.
+// renamed twins, so each class of mirror states is explored once. A model
+// may instead name one twin of each class itself (`canonical`): the same
+// classes, one hash per state instead of one per twin.
 //
 // Visited states are stored as 64-bit hashes (hash compaction): a
 // collision could only hide states, with odds around n²/2^65 for n states
@@ -46,6 +48,11 @@ export interface StepMachine {
   readonly symmetries?: ReadonlyArray<
     (s: readonly number[]) => readonly number[]
   >;
+  /**
+   * Instead of `symmetries`: the one twin of `s` that stands for all of
+   * them (the same for every twin), possibly `s` itself.
+   */
+  canonical?(s: readonly number[]): readonly number[];
 }
 
 /** What explore() found. */
@@ -131,10 +138,12 @@ export function explore(machine: StepMachine): ExploreResult {
   const symmetries = machine.symmetries ?? [];
   const hash = new StateHash();
   let low = 0, high = 0;
+  const canonical = machine.canonical?.bind(machine);
   const canonicalHash = (s: readonly number[]) => {
-    hash.of(s);
+    hash.of(canonical === undefined ? s : canonical(s));
     low = hash.low;
     high = hash.high;
+    if (canonical !== undefined) return;
     for (const rename of symmetries) {
       hash.of(rename(s));
       if (hash.low < low || (hash.low === low && hash.high < high)) {

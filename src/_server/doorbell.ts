@@ -83,10 +83,14 @@ export class MainDoorbell {
     this.#unrung = 0;
     const words = this.#words;
     // Our pushes (seq-cst) came first; see "Skipping the worker bell".
-    if (
-      !this.#requests.closed &&
-      (Atomics.load(words, W_POLLING) > 0 || Atomics.load(words, W_WAKING) > 0)
-    ) return;
+    if (!this.#requests.closed) {
+      if (Atomics.load(words, W_POLLING) > 0) return;
+      const waking = Atomics.load(words, W_WAKING);
+      if (waking > 0) return;
+      // Uncounted wake-ups (see ringWorkers) leave WAKING below 0, which
+      // would hide the next counted one.
+      if (waking < 0) Atomics.compareExchange(words, W_WAKING, waking, 0);
+    }
     this.ring(count);
   };
 
@@ -141,9 +145,6 @@ export class MainDoorbell {
     Atomics.notify(this.#words, W_MAIN_BELL);
   }
 }
-
-/** How many times ringWorkers() notifies the idle workers at most. */
-const RING_TRIES = 3;
 
 /** One worker's side: polls, sleeps, passes tickets on, rings main. */
 export class WorkerDoorbell {
@@ -246,32 +247,35 @@ export class WorkerDoorbell {
  *
  * The woken are counted in WAKING before the notify, then the surplus is
  * taken back: counted after, a forget() in between could leave WAKING too
- * high for good (found by tests/doorbell_model_test.ts), so that main would
+ * high for good (bug 1 in tests/doorbell_model_test.ts), so that main would
  * never ring again. Counted before, a ringer may skip on our count while
  * the worker we counted is not waiting (it announced itself but has not
- * reached its wait, or just left one); such a worker re-checks the ring,
- * but the skipped ticket may have come after that check. So when the
- * notify wakes fewer than counted and tickets still wait, ring again.
+ * reached its wait, or just left one); that worker re-checks the ring, but
+ * the skipped ticket may come after its check, and it sleeps (bug 3). So
+ * when the notify wakes fewer than counted and tickets still wait, bump
+ * and notify once more without counting: no ringer skips on that ring, and
+ * every sleeper that loaded DOORBELL before the bump returns or is woken.
  */
 function ringWorkers(
   words: Int32Array,
   requests: RingBuffer,
   count: number,
 ): void {
-  // Each retry bumps DOORBELL again, which a sleeper that loaded it before
-  // cannot miss: one retry covers a sleeper between two waits; a few bound
-  // the loop should the scheduler hold such a sleeper back.
-  for (let tries = 0; tries < RING_TRIES && count > 0; tries++) {
-    const idle = Atomics.load(words, W_IDLE_WORKERS);
-    if (idle <= 0) break;
+  const idle = Atomics.load(words, W_IDLE_WORKERS);
+  if (idle > 0) {
     const counted = Math.min(idle, count);
     Atomics.add(words, W_WAKING, counted);
     Atomics.add(words, W_DOORBELL, 1);
     const woken = Atomics.notify(words, W_DOORBELL, counted);
     count -= woken;
-    if (woken === counted) break;
-    Atomics.sub(words, W_WAKING, counted - woken);
-    if (requests.length === 0) return;
+    if (woken < counted) {
+      Atomics.sub(words, W_WAKING, counted - woken);
+      if (requests.length === 0) return;
+      // Whom this wakes still leaves WAKING: it drifts below 0, which
+      // ringForTickets() clamps.
+      Atomics.add(words, W_DOORBELL, 1);
+      count -= Atomics.notify(words, W_DOORBELL, count);
+    }
   }
   if (count > 0 && Atomics.load(words, W_IDLE_BUSY) > 0) {
     Atomics.add(words, W_BUSY_BELL, 1);
