@@ -35,9 +35,9 @@ export interface ServeOptions {
   handler: string | URL;
   /**
    * Worker threads: a number for a fixed pool, or `{ min, max }` for an
-   * adaptive one, which starts with `min` workers, adds one while requests
-   * have waited in the queue for `growAfter` ms (up to `max`), and retires
-   * one that has idled for `shrinkAfter` ms (down to `min`).
+   * adaptive one, which starts with `min` workers, doubles them (up to
+   * `max`) each time requests have waited in the queue for `growAfter` ms,
+   * and retires one that has idled for `shrinkAfter` ms (down to `min`).
    *
    * @default {4}
    */

@@ -125,6 +125,10 @@ Deno.test("parseCliArgs() throws a one-line UsageError for bad flags and values"
     [["--key", "k.pem"], /--cert and --key must be given together/],
     [["--static-prefix", "/s"], /--static-prefix needs --static-root/],
     [["--static-root", "p", "--static-prefix", "s"], /starting with "\/"/],
+    [
+      ["a.ts", "--workers", "4", "--max-workers", "2"],
+      /--max-workers \(2\) must be at least --workers \(4\)/,
+    ],
   ];
   for (const [args, message] of bad) {
     assert.throws(

@@ -150,7 +150,14 @@
 //
 // Shapes beyond the suite's, run by hand (user CPU on the loaded 2-core
 // machine; all safe):
-// BY_HAND_TABLE
+//   {"tickets":3,"handlers":["async","hog"]}                      8.95 M states   16 s
+//   {"tickets":3,"handlers":["sync","async","hog"]}              10.26 M states   21 s
+//   {"tickets":2,"handlers":["sync","async","hog"],
+//    "dies":true,"cancel":true}                                    4.29 M states    7 s
+//   {"tickets":3,"handlers":["sync","hog"],"dies":true}             6.13 M states    9 s
+//   {"workers":3,"tickets":3}                                     42.38 M states  167 s
+//   {"workers":3,"tickets":3,"handlers":["sync","hog"]}           45.61 M states  196 s
+// (the 3-worker shapes need --v8-flags=--max-old-space-size=12000).
 import assert from "node:assert/strict";
 import {
   assertNoViolation,

@@ -398,7 +398,7 @@ Deno.test("a client that vanishes fires close in the worker", async () => {
     await waitFor(() => sockets(server) === 0, "the server noticed");
     const closes = await closesUntil(server, (closes) => closes.length > 0);
     assert.equal(closes.length, 1, `the handler saw ${JSON.stringify(closes)}`);
-    assert.equal(closes[0].wasClean, false);
+    assert.equal(closes[0]!.wasClean, false);
   } finally {
     await server.shutdown();
   }

@@ -34,6 +34,16 @@ export function parseCommandLine(args: string[]): CliOptions {
   const options: CliOptions = { help: values.help === true };
   if (handler !== undefined) options.handler = handler;
   for (const flag of VALUE_FLAGS) readValue(flag, values, options);
+  if (
+    options.maxWorkers !== undefined &&
+    options.maxWorkers < (options.workers ?? 1)
+  ) {
+    throw new UsageError(
+      `--max-workers (${options.maxWorkers}) must be at least --workers (${
+        options.workers ?? 1
+      }): it is the most an adaptive pool grows to`,
+    );
+  }
   if ((values.cert === undefined) !== (values.key === undefined)) {
     throw new UsageError(
       "--cert and --key must be given together: pass both PEM files or neither",

@@ -59,7 +59,7 @@ export async function toServeOptions(
   }
   if (options.maxWorkers !== undefined) {
     const min = options.workers ?? 1;
-    serveOptions.workers = { min, max: Math.max(min, options.maxWorkers) };
+    serveOptions.workers = { min, max: options.maxWorkers };
   }
   if (options.cert !== undefined && options.key !== undefined) {
     serveOptions.cert = await Deno.readTextFile(resolve(cwd, options.cert));

@@ -28,6 +28,8 @@
 //   pull   the next request body bytes      abort     main gave up: stop, let go
 //   done   the worker let go of the stream  completed info.completed settled
 //          (its last item, like RELEASE)
+//   signal the handler looked at
+//          request.signal: watch the client
 //
 // A WebSocket is a stream too: the request's response is the upgrade
 // (UPGRADE with the RELEASE bit, the protocol and idleTimeout in RES_AREA),
@@ -75,6 +77,8 @@ export type WorkerItem =
   | { k: "fail"; s: number }
   | { k: "pull"; s: number }
   | { k: "done"; s: number }
+  /** The handler looked at request.signal: watch the client leaving. */
+  | { k: "signal"; s: number }
   | { k: "ws-send"; s: number; data: string | ArrayBuffer }
   | { k: "ws-close"; s: number; code?: number; reason?: string };
 

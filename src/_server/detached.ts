@@ -40,6 +40,8 @@ export class Detached {
   terminateSent = false;
   /** Whether the job's request.signal is watched for a client leaving. */
   watching = false;
+  /** The handler looked at its request.signal (so it is worth watching). */
+  wantsSignal = false;
   /** The worker sent "done". */
   workerDone = false;
   /** Deno.serve's info.completed settled (and the worker was told). */

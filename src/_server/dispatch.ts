@@ -10,6 +10,7 @@ import {
   C_HEAD_LEN,
   C_REQ_LEN,
   C_WANTS_COMPLETED,
+  C_WANTS_SIGNAL,
   CHUNK_BYTES,
   type DirectRequest,
   F_BODY_INLINE,
@@ -86,6 +87,7 @@ export class Dispatcher {
     words[slot.word + C_HEAD_LEN] = headLength;
     words[slot.word + C_FLAGS] = flags;
     words[slot.word + C_WANTS_COMPLETED] = 0;
+    words[slot.word + C_WANTS_SIGNAL] = 0;
     // Publishing store: the ring's push (seq-cst) orders the head before it.
     Atomics.store(words, slot.word + C_CLAIM, slot.ticket);
     if (this.#upgrade && this.#direct(slot)) return true;

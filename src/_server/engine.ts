@@ -291,7 +291,15 @@ export class RingServer implements AsyncDisposable {
       : Deno.serve(options, handler);
     ctx.phase = "serving";
     ctx.collector.loop();
-    const every = Math.max(5, Math.min(250, settings.requestTimeout / 10));
+    // An adaptive pool looks at its queue at least twice per growAfter.
+    const every = Math.max(
+      5,
+      Math.min(
+        250,
+        settings.requestTimeout / 10,
+        settings.maxWorkers > settings.workers ? settings.growAfter / 2 : 250,
+      ),
+    );
     this.#sweep = setInterval(() => {
       ctx.faults.sweep();
       ctx.rotation.check(performance.now());

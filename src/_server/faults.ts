@@ -6,6 +6,7 @@ import type { Slot } from "./slots.ts";
 import {
   C_CLAIM,
   C_FLAGS,
+  C_WANTS_SIGNAL,
   F_ABORTED,
   IN_ABORT,
   ownerOf,
@@ -85,7 +86,10 @@ export class Faults {
         }
       } else if (slot.state === "dispatched") {
         if (now - slot.job!.start > timeout) this.abort(slot, "timeout");
-        else if (!slot.watching) this.#watch(slot);
+        else if (
+          !slot.watching &&
+          Atomics.load(ctx.words, slot.word + C_WANTS_SIGNAL) === 1
+        ) this.#watch(slot);
       }
     }
     ctx.streams.sweep(now, timeout, grace);
@@ -125,9 +129,10 @@ export class Faults {
   }
 
   /**
-   * Only requests that outlive a sweep watch for the client leaving:
-   * touching request.signal costs Deno an AbortSignal and a DOMException
-   * per request, too much for the fast path.
+   * Only requests that outlive a sweep and whose handler looked at its
+   * signal watch for the client leaving: touching request.signal costs
+   * Deno an AbortSignal and a DOMException per request, and makes Deno 2.9
+   * warn (legacy abort) where `deno serve` would not.
    */
   #watch(slot: Slot): void {
     const signal = slot.job!.request.signal;

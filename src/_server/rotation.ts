@@ -90,7 +90,10 @@ export class Rotation {
       this.#waitingSince ??= now;
       if (now - this.#waitingSince >= growAfter && serving.length < max) {
         this.#waitingSince = undefined;
-        this.#change(() => this.#grow()).catch(() => {});
+        // Doubling reaches `max` in log2 steps; each step waits a full
+        // growAfter again, so a short burst does not take every thread.
+        const more = Math.min(max - serving.length, serving.length);
+        this.#change(() => this.#grow(more)).catch(() => {});
       }
       return;
     }
@@ -146,11 +149,15 @@ export class Rotation {
     return fresh;
   }
 
-  async #grow(): Promise<void> {
-    try {
-      await this.#start();
-    } catch (error) {
-      console.error("ringpool: could not add a worker:", error);
+  /** Starts `count` workers at once and waits until they have loaded. */
+  async #grow(count: number): Promise<void> {
+    const started = await Promise.allSettled(
+      Array.from({ length: count }, () => this.#start()),
+    );
+    for (const result of started) {
+      if (result.status === "rejected") {
+        console.error("ringpool: could not add a worker:", result.reason);
+      }
     }
   }
 

@@ -7,6 +7,7 @@ import type { AbortReason } from "./faults.ts";
 import type { Batch, MainItem, WorkerItem } from "./channel.ts";
 import { ResponseStream } from "./response_stream.ts";
 import type { Slot } from "./slots.ts";
+import { C_WANTS_SIGNAL } from "./wire.ts";
 
 const ANSWERS: Record<AbortReason, [number, string]> = {
   client: [503, "Service Unavailable"],
@@ -56,6 +57,9 @@ export class Streams {
       (it) => this.abort(it, "client"),
     );
     slot.feed = undefined;
+    // The handler may have looked before it left the slot.
+    detached.wantsSignal =
+      Atomics.load(this.#ctx.words, slot.word + C_WANTS_SIGNAL) === 1;
     slot.state = "detached";
     worker.data.streams.set(id, detached);
     job.info.completed.then(() => true, () => false).then((ok) => {
@@ -123,7 +127,7 @@ export class Streams {
       }
       if (detached === undefined) {
         // Given up on before it was adopted: tell the worker to stop.
-        if (item.k !== "done") {
+        if (item.k !== "done" && item.k !== "signal") {
           worker.data.outbox.send({ k: "abort", s: item.s });
         }
         continue;
@@ -156,6 +160,9 @@ export class Streams {
         break;
       case "pull":
         ctx.bodies.pull(detached);
+        break;
+      case "signal":
+        detached.wantsSignal = true;
         break;
     }
   }
@@ -206,7 +213,9 @@ export class Streams {
         }
       } else if (detached.state === "running") {
         if (now - detached.job.start > timeout) this.abort(detached, "timeout");
-        else if (!detached.watching) this.#watch(detached);
+        else if (!detached.watching && detached.wantsSignal) {
+          this.#watch(detached);
+        }
       }
     }
   }

@@ -164,6 +164,12 @@ export const C_WANTS_COMPLETED = 6;
  * goes on over the channel (./channel.ts), written by the worker first.
  */
 export const C_STREAM = 7;
+/**
+ * 1 once the handler looked at `request.signal` (written by the worker):
+ * only then does main watch the client leaving, as touching the signal
+ * makes Deno 2.9 (legacy abort) warn once when such a request succeeds.
+ */
+export const C_WANTS_SIGNAL = 8;
 
 export const F_ABORTED = 1;
 export const F_BODY_INLINE = 2;

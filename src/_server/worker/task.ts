@@ -13,7 +13,7 @@
 //   its channel id, ../channel.ts) and is `done` once it sent its last
 //   item, forgotten once main also reported info.completed.
 import type { WorkerContext } from "./context.ts";
-import { C_WANTS_COMPLETED, slotOffset } from "../wire.ts";
+import { C_WANTS_COMPLETED, C_WANTS_SIGNAL, slotOffset } from "../wire.ts";
 
 /** Where the task's response is; see the drawing above. */
 export type TaskState = "running" | "finished" | "aborted";
@@ -70,8 +70,18 @@ export class Task {
     if (this.controller === undefined) {
       this.controller = new AbortController();
       if (this.aborted) this.controller.abort(abortReason());
+      else this.#wantsSignal();
     }
     return this.controller.signal;
+  }
+
+  /** Asks main to watch the client leaving: only handlers that look need it. */
+  #wantsSignal(): void {
+    if (this.stream !== undefined) {
+      this.#ctx.channel.send({ k: "signal", s: this.stream });
+    } else if (!this.released) {
+      Atomics.store(this.#ctx.words, this.word + C_WANTS_SIGNAL, 1);
+    }
   }
 
   get completed(): Promise<void> {
