@@ -1,5 +1,6 @@
 // Report sections for the benchmarks bench/run.ts runs besides the HTTP
-// harness: the SSE subscribers (bench/sse.ts), the soak with chaos
+// harness: the SSE subscribers (bench/sse.ts), WebSocket echo
+// (bench/ws.ts), the adaptive pool (bench/adaptive.ts), the soak with chaos
 // (bench/soak.ts) and ThreadPool's goals against Piscina (bench/pool.ts).
 // Kept apart from bench/_report.ts so the two can change independently;
 // run.ts calls `runExtra` and puts `renderExtra` into RESULTS.md.
@@ -9,20 +10,25 @@ import { spread } from "./_stats.ts";
 // deadlocks their top-level await).
 import type { SseBenchResult, SseRun } from "./sse.ts";
 import type { SoakResult } from "./soak.ts";
+import type { WsBenchResult } from "./ws.ts";
+import type { AdaptiveResult } from "./adaptive.ts";
 
 /** What `runExtra` ran: each result, or why it is missing. */
 export interface ExtraOutcome {
   sse?: SseBenchResult;
   soak?: SoakResult;
+  ws?: WsBenchResult;
+  adaptive?: AdaptiveResult;
   /** Benchmark name → why it has no result (skipped, or the error). */
   missing: Record<string, string>;
   elapsedS: number;
 }
 
 /**
- * Runs the SSE benchmark and the soak (in that order) unless `skip` names
+ * Runs the SSE, WebSocket and adaptive-pool benchmarks and the soak (in that
+ * order) unless `skip` names
  * them; a failure is recorded, not thrown, so the other results are kept.
- * Full: about 2 + 7 minutes; quick: about 30 + 45 seconds.
+ * Full: about 2 + 3 + 4 + 7 minutes; quick: about 2 minutes.
  */
 export async function runExtra(options: {
   quick: boolean;
@@ -52,6 +58,14 @@ export async function runExtra(options: {
     const { benchSse } = await import("./sse.ts");
     outcome.sse = await benchSse({ quick: options.quick, log });
   });
+  await attempt("ws", async () => {
+    const { benchWs } = await import("./ws.ts");
+    outcome.ws = await benchWs({ quick: options.quick, log });
+  });
+  await attempt("adaptive", async () => {
+    const { benchAdaptive } = await import("./adaptive.ts");
+    outcome.adaptive = await benchAdaptive({ quick: options.quick, log });
+  });
   await attempt("soak", async () => {
     const { runSoak } = await import("./soak.ts");
     outcome.soak = await runSoak({ quick: options.quick, log });
@@ -60,15 +74,21 @@ export async function runExtra(options: {
   return outcome;
 }
 
-/** Both sections for RESULTS.md. */
-export function renderExtra(outcome: ExtraOutcome): string {
+/** The sections for RESULTS.md (the renderers load with the results). */
+export async function renderExtra(outcome: ExtraOutcome): Promise<string> {
   const sse = outcome.sse === undefined
     ? `### SSE subscribers (bench/sse.ts)\n\nNot measured: ${outcome.missing.sse}.`
     : renderSse(outcome.sse);
   const soak = outcome.soak === undefined
     ? `### Soak with chaos (bench/soak.ts)\n\nNot run: ${outcome.missing.soak}.`
     : renderSoak(outcome.soak);
-  return `## Long-lived streams and chaos\n\n${sse}\n\n${soak}\n`;
+  const ws = outcome.ws === undefined
+    ? `### WebSocket echo (bench/ws.ts)\n\nNot measured: ${outcome.missing.ws}.`
+    : (await import("./ws.ts")).renderWs(outcome.ws);
+  const adaptive = outcome.adaptive === undefined
+    ? `### Adaptive pool (bench/adaptive.ts)\n\nNot measured: ${outcome.missing.adaptive}.`
+    : (await import("./adaptive.ts")).renderAdaptive(outcome.adaptive);
+  return `## Long-lived streams, WebSockets, adaptive size and chaos\n\n${sse}\n\n${ws}\n\n${adaptive}\n\n${soak}\n`;
 }
 
 const fmt = (x: number | undefined, digits = 2) =>

@@ -316,7 +316,7 @@ export async function runHttpBench(
     }
   }
   const profiles: ProfileResult[] = [];
-  const profiled = CONTENDERS.find((c) => c.id === "ringpool-2")!;
+  const profiled = CONTENDERS.find((c) => c.id === "ringpool-default")!;
   if (
     config.profile && config.contenders.includes(profiled.id) &&
     !unavailable.has(profiled.id)

@@ -118,7 +118,8 @@ export const CONTENDERS: Contender[] = [
       ],
     }),
   },
-  ...[1, 2, 4].map((n) =>
+  // 4 workers are the defaults below.
+  ...[1, 2].map((n) =>
     ringpool(`ringpool-${n}`, `ringpool (${n})`, n, ["--workers", String(n)])
   ),
   // serve()'s defaults, as a new user gets them: 4 workers, concurrency 16.
