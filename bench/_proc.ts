@@ -281,3 +281,33 @@ export async function ensureTool(
   }
   await assertTool(command, aptPackage);
 }
+
+/**
+ * Waits for the port, then polls `url` until `inARow` answers in a row are
+ * 200 (bounded: 20 s for the port, 10 s for the answers).
+ */
+export async function waitForOk(
+  url: string,
+  port: number,
+  gone: Promise<unknown>,
+  inARow: number,
+): Promise<void> {
+  await waitForPort(port, 20_000, gone);
+  const client = Deno.createHttpClient({});
+  try {
+    const deadline = Date.now() + 10_000;
+    for (let ok = 0; ok < inARow;) {
+      if (Date.now() > deadline) {
+        throw new Error(`no 200 from ${url} within 10 s`);
+      }
+      const status = await fetch(url, {
+        client,
+        signal: AbortSignal.timeout(2000),
+      }).then(async (r) => (await r.arrayBuffer(), r.status), () => 0);
+      ok = status === 200 ? ok + 1 : 0;
+      if (status !== 200) await new Promise((r) => setTimeout(r, 50));
+    }
+  } finally {
+    client.close();
+  }
+}

@@ -31,7 +31,7 @@
 import { parseArgs } from "node:util";
 import { spin } from "./handlers/work.mjs";
 import { calibrate } from "./http.ts";
-import { freePort, ServerProcess, waitForPort } from "./_proc.ts";
+import { freePort, ServerProcess, waitForOk } from "./_proc.ts";
 import { WS_CONTENDERS, WS_SHAPES, type WsContender } from "./ws/contenders.ts";
 import { ensureWsClientDeps } from "./ws/deps.ts";
 import { runClient } from "./ws/driver.ts";
@@ -50,23 +50,8 @@ export { renderWs };
 const DENO = Deno.execPath();
 
 /** Polls `GET /` until 5 answers in a row are 200 (bounded). */
-async function waitReady(port: number, gone: Promise<unknown>): Promise<void> {
-  await waitForPort(port, 20_000, gone);
-  const client = Deno.createHttpClient({});
-  try {
-    const deadline = Date.now() + 10_000;
-    for (let ok = 0; ok < 5;) {
-      if (Date.now() > deadline) throw new Error("no 200 from / within 10 s");
-      const status = await fetch(`http://127.0.0.1:${port}/`, {
-        client,
-        signal: AbortSignal.timeout(2000),
-      }).then(async (r) => (await r.arrayBuffer(), r.status), () => 0);
-      ok = status === 200 ? ok + 1 : 0;
-      if (status !== 200) await new Promise((r) => setTimeout(r, 50));
-    }
-  } finally {
-    client.close();
-  }
+function waitReady(port: number, gone: Promise<unknown>): Promise<void> {
+  return waitForOk(`http://127.0.0.1:${port}/`, port, gone, 5);
 }
 
 const message = (error: unknown) =>

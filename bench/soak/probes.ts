@@ -1,6 +1,6 @@
 // What the soak reads of its server process from outside: readiness, the
 // `worker-N` threads under /proc, and the /metrics counters.
-import { waitForPort } from "../_proc.ts";
+import { waitForOk } from "../_proc.ts";
 
 /** The `worker-N` threads of `pid`: how many, and their CPU time in ms. */
 export function workerThreads(pid: number): { count: number; cpuMs: number } {
@@ -50,25 +50,10 @@ export function responsesByStatus(text: string): Record<string, number> {
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Waits for the port and 20 good answers in a row. */
-export async function waitReady(
+export function waitReady(
   base: string,
   port: number,
   gone: Promise<unknown>,
 ): Promise<void> {
-  await waitForPort(port, 20_000, gone);
-  const client = Deno.createHttpClient({});
-  try {
-    const deadline = Date.now() + 10_000;
-    for (let ok = 0; ok < 20;) {
-      if (Date.now() > deadline) throw new Error("no 200 within 10 s");
-      const status = await fetch(`${base}/small`, {
-        client,
-        signal: AbortSignal.timeout(2000),
-      }).then(async (r) => (await r.arrayBuffer(), r.status), () => 0);
-      ok = status === 200 ? ok + 1 : 0;
-      if (status !== 200) await sleep(50);
-    }
-  } finally {
-    client.close();
-  }
+  return waitForOk(`${base}/small`, port, gone, 20);
 }

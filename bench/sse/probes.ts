@@ -1,6 +1,6 @@
 // What the benchmark reads of its machine and its servers from outside:
 // the open-file limit, readiness, and the stats file ringpool writes.
-import { waitForPort } from "../_proc.ts";
+import { waitForOk } from "../_proc.ts";
 import type { SseRun } from "./types.ts";
 
 /** The soft limit on open files of this process (children inherit it). */
@@ -15,26 +15,11 @@ export function openFilesLimit(): number {
 }
 
 /** Polls `GET /` until 20 answers in a row are 200 (bounded). */
-export async function waitReady(
+export function waitReady(
   port: number,
   gone: Promise<unknown>,
 ): Promise<void> {
-  await waitForPort(port, 20_000, gone);
-  const client = Deno.createHttpClient({});
-  try {
-    const deadline = Date.now() + 10_000;
-    for (let ok = 0; ok < 20;) {
-      if (Date.now() > deadline) throw new Error("no 200 from / within 10 s");
-      const status = await fetch(`http://127.0.0.1:${port}/`, {
-        client,
-        signal: AbortSignal.timeout(2000),
-      }).then(async (r) => (await r.arrayBuffer(), r.status), () => 0);
-      ok = status === 200 ? ok + 1 : 0;
-      if (status !== 200) await new Promise((r) => setTimeout(r, 50));
-    }
-  } finally {
-    client.close();
-  }
+  return waitForOk(`http://127.0.0.1:${port}/`, port, gone, 20);
 }
 
 /** ringpool's stats() as last written to `file`, summed over workers. */
