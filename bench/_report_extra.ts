@@ -5,6 +5,7 @@
 // Kept apart from bench/_report.ts so the two can change independently;
 // run.ts calls `runExtra` and puts `renderExtra` into RESULTS.md.
 import { spread } from "./_stats.ts";
+import { table } from "./_report_util.ts";
 // Types only: sse.ts and soak.ts import this file for their own output, so
 // runExtra loads them when it runs (a static import would be a cycle that
 // deadlocks their top-level await).
@@ -97,15 +98,6 @@ const int = (x: number | undefined) =>
   x === undefined || !Number.isFinite(x)
     ? "–"
     : Math.round(x).toLocaleString("en-US");
-
-function table(header: string[], rows: string[][]): string {
-  const line = (cells: string[]) => `| ${cells.join(" | ")} |`;
-  return [
-    line(header),
-    line(header.map(() => "---")),
-    ...rows.map(line),
-  ].join("\n");
-}
 
 /** "median (min–max)" of `values`, or the value alone for one round. */
 function summary(values: number[], digits = 2): string {

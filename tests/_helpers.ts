@@ -81,3 +81,39 @@ export async function startServerProcess(args: string[]): Promise<Running> {
     },
   };
 }
+
+/**
+ * Polls `condition` every 10 ms until it holds; throws naming `what` after
+ * `ms` (generous: a loaded 2-core machine must not fail a test by timing).
+ */
+export async function waitFor(
+  condition: () => boolean,
+  what: string,
+  ms = 20_000,
+): Promise<void> {
+  const deadline = performance.now() + ms;
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error(`Timed out: ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** Settles with `promise`, or rejects saying `what` did not happen in time. */
+export async function within<T>(
+  ms: number,
+  what: string,
+  promise: Promise<T>,
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new Error(`${what} did not happen within ${ms} ms`)),
+      ms,
+    );
+  });
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

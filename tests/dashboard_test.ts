@@ -13,7 +13,7 @@ import { toServeOptions } from "../src/_cli/serve_options.ts";
 import { UsageError } from "../src/errors.ts";
 import { type PoolServer, serve, type ServeOptions } from "../src/server.ts";
 import { serveStatic } from "../src/static_files.ts";
-import { assertNoLiveWorkers, REPO } from "./_helpers.ts";
+import { assertNoLiveWorkers, REPO, within } from "./_helpers.ts";
 import {
   Browser,
   CHROMIUM,
@@ -35,22 +35,6 @@ function start(options: Partial<ServeOptions> = {}): Promise<PoolServer> {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** Settles with `promise`, or rejects saying `what` did not happen in time. */
-async function within<T>(ms: number, what: string, promise: Promise<T>) {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`${what} did not happen within ${ms} ms`)),
-      ms,
-    );
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** The event frames of a server-sent event stream, parsed. */
 class EventReader {

@@ -11,6 +11,7 @@
 // nginx is Debian's (`apt-get install nginx`), started by the test with its
 // own prefix in a temp dir, bound to 127.0.0.1, never as a system service.
 // The tests skip (saying so) only if there is no nginx.
+import { within } from "./_helpers.ts";
 import assert from "node:assert/strict";
 
 const NGINX = Deno.env.get("NGINX") ?? "/usr/sbin/nginx";
@@ -43,22 +44,6 @@ function freePort(): number {
   const { port } = listener.addr as Deno.NetAddr;
   listener.close();
   return port;
-}
-
-/** Settles with `promise`, or rejects saying `what` did not happen in time. */
-async function within<T>(ms: number, what: string, promise: Promise<T>) {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new Error(`${what} did not happen within ${ms} ms`)),
-      ms,
-    );
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** A child process whose output is kept (its tail) and always read to the end. */

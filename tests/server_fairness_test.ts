@@ -3,7 +3,7 @@
 // claims only the request it starts now.
 import assert from "node:assert/strict";
 import { type PoolServer, serve, type ServeOptions } from "../src/server.ts";
-import { assertNoLiveWorkers } from "./_helpers.ts";
+import { assertNoLiveWorkers, waitFor } from "./_helpers.ts";
 
 const FAIRNESS = new URL("./fixtures/handlers/fairness.ts", import.meta.url);
 /** How long the slow request computes; the fast ones must not wait for it. */
@@ -18,18 +18,6 @@ function start(options: Partial<ServeOptions>): Promise<PoolServer> {
     onListen: () => {},
     ...options,
   });
-}
-
-async function waitFor(
-  condition: () => boolean,
-  what: string,
-  ms = 10_000,
-): Promise<void> {
-  const deadline = performance.now() + ms;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error(`Timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 /** GETs `path` and resolves with the moment its whole body had arrived. */

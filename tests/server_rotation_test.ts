@@ -2,7 +2,11 @@
 // adaptive pool. None of them may fail a request.
 import assert from "node:assert/strict";
 import { type PoolServer, serve, type ServeOptions } from "../src/server.ts";
-import { assertNoLiveWorkers, startServerProcess } from "./_helpers.ts";
+import {
+  assertNoLiveWorkers,
+  startServerProcess,
+  waitFor,
+} from "./_helpers.ts";
 
 /** A handler module that answers with its version; its file can be rewritten. */
 function handlerSource(version: string): string {
@@ -43,18 +47,6 @@ function start(
     onListen: () => {},
     ...options,
   });
-}
-
-async function waitFor(
-  condition: () => boolean,
-  what: string,
-  ms = 20_000,
-): Promise<void> {
-  const deadline = performance.now() + ms;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error(`Timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 /** Clients that keep sending GET, POST (30%) and slow requests until stopped. */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { type PoolServer, serve, type ServeOptions } from "../src/server.ts";
-import { assertNoLiveWorkers } from "./_helpers.ts";
+import { assertNoLiveWorkers, waitFor } from "./_helpers.ts";
 
 const BEHAVIOURS = new URL(
   "./fixtures/handlers/behaviours.ts",
@@ -21,14 +21,6 @@ function start(options: Partial<ServeOptions> = {}): Promise<PoolServer> {
 
 function url(server: PoolServer, path: string): string {
   return `http://127.0.0.1:${server.addr.port}${path}`;
-}
-
-async function waitFor(condition: () => boolean, what: string): Promise<void> {
-  const deadline = performance.now() + 3000;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error(`Timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 Deno.test("shutdown() lets in-flight requests finish with Connection: close, refuses new ones and joins every worker", async () => {

@@ -3,7 +3,7 @@
 // slots stay free for short requests (issue: slow streams starved them).
 import assert from "node:assert/strict";
 import { type PoolServer, serve, type ServeOptions } from "../src/server.ts";
-import { assertNoLiveWorkers } from "./_helpers.ts";
+import { assertNoLiveWorkers, waitFor } from "./_helpers.ts";
 
 const BEHAVIOURS = new URL(
   "./fixtures/handlers/behaviours.ts",
@@ -25,18 +25,6 @@ function start(options: Partial<ServeOptions> = {}): Promise<PoolServer> {
 
 function url(server: PoolServer, path: string): string {
   return `http://127.0.0.1:${server.addr.port}${path}`;
-}
-
-async function waitFor(
-  condition: () => boolean,
-  what: string,
-  ms = 20_000,
-): Promise<void> {
-  const deadline = performance.now() + ms;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error(`Timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 function streams(server: PoolServer): number {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { type PoolServer, serve, type ServeOptions } from "../src/server.ts";
-import { assertNoLiveWorkers } from "./_helpers.ts";
+import { assertNoLiveWorkers, waitFor } from "./_helpers.ts";
 import { COMPAT_CASES } from "./fixtures/handlers/compat_cases.ts";
 
 const BEHAVIOURS = new URL(
@@ -36,18 +36,6 @@ async function text(
     body: await response.text(),
     headers: response.headers,
   };
-}
-
-async function waitFor(
-  condition: () => boolean,
-  what: string,
-  ms = 3000,
-): Promise<void> {
-  const deadline = performance.now() + ms;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error(`Timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
 }
 
 /** A small seeded PRNG (mulberry32) so randomised tests replay. */

@@ -4,7 +4,11 @@
 import assert from "node:assert/strict";
 import NodeWebSocket from "npm:ws@8.18.3";
 import { type PoolServer, serve, type ServeOptions } from "../src/server.ts";
-import { assertNoLiveWorkers, startServerProcess } from "./_helpers.ts";
+import {
+  assertNoLiveWorkers,
+  startServerProcess,
+  waitFor,
+} from "./_helpers.ts";
 
 const WS = new URL("./fixtures/handlers/ws.ts", import.meta.url);
 const ECHO = new URL("./fixtures/handlers/ws_echo.ts", import.meta.url);
@@ -23,18 +27,6 @@ function start(options: Partial<ServeOptions> = {}): Promise<PoolServer> {
 
 function wsUrl(server: PoolServer, path: string): string {
   return `ws://127.0.0.1:${server.addr.port}${path}`;
-}
-
-async function waitFor(
-  condition: () => boolean,
-  what: string,
-  ms = 20_000,
-): Promise<void> {
-  const deadline = performance.now() + ms;
-  while (!condition()) {
-    if (performance.now() > deadline) throw new Error(`Timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 type Close = { code: number; reason: string; wasClean: boolean };
