@@ -92,7 +92,11 @@ export class Rotation {
         this.#waitingSince = undefined;
         // Doubling reaches `max` in log2 steps; each step waits a full
         // growAfter again, so a short burst does not take every thread.
-        const more = Math.min(max - serving.length, serving.length);
+        // (At least one: every worker may be starting or retiring.)
+        const more = Math.max(
+          1,
+          Math.min(max - serving.length, serving.length),
+        );
         this.#change(() => this.#grow(more)).catch(() => {});
       }
       return;
