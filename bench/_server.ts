@@ -120,7 +120,10 @@ function warmJobs(
   add(10, `/cpu?n=${cal.cpuIters}`);
   add(10, "/64k");
   add(4, "/echo", { method: "POST", body: new Uint8Array(MiB) });
-  add(4, `/slow203?n=${cal.fastIters}`);
+  // The slow routes at their real cost, as a server that has run a while
+  // has seen them (ringpool learns which routes are long).
+  add(2, `/slow?n=${cal.slowIters}`);
+  add(2, `/slow203?n=${cal.slowIters}`);
   add(4, "/wait?n=1");
   return jobs;
 }

@@ -1,9 +1,10 @@
 // Per-request fairness: a response whose handler has returned reaches the
-// client while the same worker computes the next request, and a worker
-// claims only the request it starts now.
+// client while the same worker computes the next request, a worker claims
+// only the request it starts now, and a burst of long requests leaves a
+// worker for the short ones.
 import assert from "node:assert/strict";
 import { type PoolServer, serve, type ServeOptions } from "../src/server.ts";
-import { assertNoLiveWorkers, waitFor } from "./_helpers.ts";
+import { assertNoLiveWorkers, waitFor, within } from "./_helpers.ts";
 
 const FAIRNESS = new URL("./fixtures/handlers/fairness.ts", import.meta.url);
 /** How long the slow request computes; the fast ones must not wait for it. */
@@ -138,6 +139,96 @@ Deno.test("async handlers on one worker still overlap up to its concurrency", as
     await Promise.all(sleeping);
   } finally {
     await server.shutdown();
+  }
+  assertNoLiveWorkers();
+});
+
+/** The path of a /gate request that computes until `dir/name` exists. */
+function gatePath(dir: string, name: string): string {
+  return `/gate?file=${encodeURIComponent(`${dir}/${name}`)}`;
+}
+
+/**
+ * Teaches main that /gate is long: one gate computes until its file is
+ * there, at least 100 ms (one request of 40 ms or more is enough); then a
+ * short request, so main knows short ones are coming.
+ */
+async function teachLongGate(server: PoolServer, dir: string): Promise<void> {
+  const taught = arrival(server, gatePath(dir, "teach"));
+  await waitFor(() => server.stats().inFlight === 1, "the first gate runs");
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  await Deno.writeTextFile(`${dir}/teach`, "open");
+  await taught;
+  await arrival(server, "/fast");
+}
+
+Deno.test("a burst of long requests leaves a worker free for short ones", async () => {
+  const server = await start({ workers: 2, concurrency: 16 });
+  const dir = await Deno.makeTempDir();
+  const gate = (name: string) => gatePath(dir, name);
+  let burst: Promise<number>[] = [];
+  try {
+    await teachLongGate(server, dir);
+    // Three long requests at once: one runs, two are held back.
+    burst = [1, 2, 3].map(() => arrival(server, gate("burst")));
+    // Handled now: a failure below must not surface as an uncaught one.
+    for (const long of burst) long.catch(() => {});
+    await waitFor(
+      () => server.stats().inFlight === 1 && server.stats().queued === 2,
+      "one long request runs and two wait",
+    );
+    // Without the reserve both workers would be computing, and this one
+    // would wait in the ring behind the third until the gate opens.
+    await within(
+      20_000,
+      "a short request answered while the long ones wait for their gate",
+      arrival(server, "/fast"),
+    );
+    assert.equal(server.stats().queued, 2, "the held ones are still held");
+    await Deno.writeTextFile(`${dir}/burst`, "open");
+    await Promise.all(burst);
+  } finally {
+    await Deno.writeTextFile(`${dir}/burst`, "open");
+    await Promise.allSettled(burst);
+    await server.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+  assertNoLiveWorkers();
+});
+
+Deno.test("a long request held back past requestTimeout gets 504 and the server serves on", async () => {
+  const server = await start({
+    workers: 2,
+    concurrency: 16,
+    requestTimeout: 1500,
+  });
+  const dir = await Deno.makeTempDir();
+  const gate = (name: string) => gatePath(dir, name);
+  const get = (path: string) =>
+    fetch(`http://127.0.0.1:${server.addr.port}${path}`).then(async (r) => {
+      await r.body?.cancel();
+      return r.status;
+    });
+  try {
+    await teachLongGate(server, dir);
+    // The gate never opens: one runs into the timeout, one is held.
+    const running = get(gate("never"));
+    await waitFor(() => server.stats().inFlight === 1, "one long one runs");
+    const held = get(gate("never"));
+    await waitFor(() => server.stats().queued === 1, "the other is held");
+    assert.equal(await within(20_000, "the held request's answer", held), 504);
+    assert.equal(
+      await within(20_000, "the running one's answer", running),
+      504,
+    );
+    // Answered, so not counted as waiting (admission compares the count
+    // with queueCapacity).
+    assert.equal(server.stats().queued, 0);
+    assert.equal(await get("/fast"), 200);
+  } finally {
+    await Deno.writeTextFile(`${dir}/never`, "open");
+    await server.shutdown();
+    await Deno.remove(dir, { recursive: true });
   }
   assertNoLiveWorkers();
 });

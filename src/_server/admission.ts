@@ -149,6 +149,8 @@ export class Admission {
       settled: false,
       stale: false,
       bodyDone: request.body === null,
+      route: undefined,
+      long: false,
     };
   }
 

@@ -16,6 +16,7 @@ import type { Faults } from "./faults.ts";
 import type { Lifecycle } from "./lifecycle.ts";
 import type { RequestMetrics } from "./metrics.ts";
 import type { WaitingQueue } from "./queue.ts";
+import type { LongRequests } from "./long_requests.ts";
 import type { Releaser } from "./release.ts";
 import type { RequestBodies } from "./request_body.ts";
 import type { Responder } from "./respond.ts";
@@ -82,6 +83,8 @@ export interface ServerContext {
   readonly doorbell: MainDoorbell;
   readonly slots: SlotTable;
   readonly queue: WaitingQueue;
+  /** Long routes learnt, and their requests held back (./long_requests.ts). */
+  readonly longs: LongRequests;
   readonly workers: WorkerSet<WorkerLink>;
   /** Responses by status and latency, when `metricsPath` or `dashboardPath` is set. */
   readonly metrics: RequestMetrics | undefined;

@@ -7,6 +7,7 @@ import type { Job, Slot } from "./slots.ts";
 import {
   C_CLAIM,
   C_FLAGS,
+  C_HANDLER_US,
   C_HEAD_LEN,
   C_REQ_LEN,
   C_WANTS_COMPLETED,
@@ -41,7 +42,8 @@ export class Dispatcher {
   queued(): number {
     const inRing = (this.#pushed - this.#cancelled -
       Atomics.load(this.#ctx.words, W_CLAIMED)) | 0;
-    return this.#ctx.queue.length + Math.max(0, inRing);
+    const { queue, longs } = this.#ctx;
+    return queue.length + longs.held.length + Math.max(0, inRing);
   }
 
   /** A ticket was taken back before any worker claimed it. */
@@ -49,8 +51,16 @@ export class Dispatcher {
     this.#cancelled = (this.#cancelled + 1) | 0;
   }
 
-  /** Dispatches `job` into a free slot, or queues it until one is released. */
+  /**
+   * Dispatches `job` into a free slot, or queues it until one is released;
+   * a long one may first be held back (./long_requests.ts).
+   */
   enqueue(job: Job): void {
+    if (!this.#ctx.longs.hold(job)) this.place(job);
+  }
+
+  /** Dispatches `job` into a free slot, or queues it until one is released. */
+  place(job: Job): void {
     const slot = this.#ctx.slots.take();
     if (slot === undefined) this.#ctx.queue.push(job);
     else if (!this.start(slot, job)) this.#ctx.slots.put(slot);
@@ -88,9 +98,13 @@ export class Dispatcher {
     words[slot.word + C_FLAGS] = flags;
     words[slot.word + C_WANTS_COMPLETED] = 0;
     words[slot.word + C_WANTS_SIGNAL] = 0;
+    words[slot.word + C_HANDLER_US] = -1;
     // Publishing store: the ring's push (seq-cst) orders the head before it.
     Atomics.store(words, slot.word + C_CLAIM, slot.ticket);
-    if (this.#upgrade && this.#direct(slot)) return true;
+    if (this.#upgrade && this.#direct(slot)) {
+      this.#ctx.longs.started(job);
+      return true;
+    }
     let pushed = false;
     try {
       pushed = requests.tryPush(slot.ticket);
@@ -107,6 +121,7 @@ export class Dispatcher {
     }
     this.#pushed = (this.#pushed + 1) | 0;
     this.#ctx.doorbell.pushed();
+    this.#ctx.longs.started(job);
     return true;
   }
 

@@ -20,6 +20,7 @@ import { Faults } from "./faults.ts";
 import { Lifecycle } from "./lifecycle.ts";
 import { RequestMetrics } from "./metrics.ts";
 import { WaitingQueue } from "./queue.ts";
+import { LongRequests } from "./long_requests.ts";
 import { Releaser } from "./release.ts";
 import { RequestBodies } from "./request_body.ts";
 import { Responder } from "./respond.ts";
@@ -71,6 +72,7 @@ export class RingServer implements AsyncDisposable {
       (slot) => ctx.faults.abort(slot, "client"),
     );
     ctx.queue = new WaitingQueue();
+    ctx.longs = new LongRequests(ctx);
     // Kept for the metrics path and the dashboard, which both show them.
     ctx.metrics = settings.metricsPath === undefined &&
         settings.dashboardPath === undefined

@@ -68,13 +68,17 @@ export class Faults {
     const now = performance.now();
     const timeout = ctx.settings.requestTimeout;
     ctx.admission.expire(now, timeout);
-    for (const job of ctx.queue.waiting()) {
-      job.stale = true;
-      if (!job.settled && now - job.start > timeout) {
-        // Left in the queue; answered now, skipped when its turn comes.
-        job.settled = true;
-        job.resolve(ctx.responder.plain(504, "Gateway Timeout"));
+    for (const queue of [ctx.queue, ctx.longs.held]) {
+      let expired = false;
+      for (const job of queue.waiting()) {
+        job.stale = true;
+        if (!job.settled && now - job.start > timeout) {
+          job.settled = true;
+          job.resolve(ctx.responder.plain(504, "Gateway Timeout"));
+          expired = true;
+        }
       }
+      if (expired) queue.prune();
     }
     // A worker that has not let go of an aborted request by then is stuck
     // in synchronous code: only terminating it frees the thread.

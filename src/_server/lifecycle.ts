@@ -145,7 +145,7 @@ export class Lifecycle {
     const drained = http.shutdown();
     const left = Math.max(0, deadline - performance.now());
     if (await raceTimeout(drained, left) !== "timeout") return;
-    for (const job of ctx.queue.clear()) {
+    for (const job of [...ctx.queue.clear(), ...ctx.longs.held.clear()]) {
       job.resolve(ctx.responder.plain(503, "Service Unavailable"));
     }
     for (const slot of [...ctx.slots.busy]) {

@@ -46,6 +46,16 @@ export class WaitingQueue {
     for (let i = this.#head; i < this.#jobs.length; i++) yield this.#jobs[i]!;
   }
 
+  /**
+   * Drops the jobs answered meanwhile (timed out), so that `length`, which
+   * admission compares with queueCapacity, counts only jobs still waiting.
+   */
+  prune(): void {
+    if (this.#jobs.length === this.#head) return;
+    this.#jobs = this.#jobs.slice(this.#head).filter((job) => !job.settled);
+    this.#head = 0;
+  }
+
   /** Takes every waiting job out; returns those not answered yet. */
   clear(): Job[] {
     const left = this.#jobs.slice(this.#head).filter((job) => !job.settled);

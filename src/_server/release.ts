@@ -6,6 +6,7 @@ import type { ServerContext, ServerWorker } from "./context.ts";
 import type { Job, Slot } from "./slots.ts";
 import {
   C_CLAIM,
+  C_HANDLER_US,
   C_WANTS_COMPLETED,
   IN_COMPLETED,
   IN_COMPLETED_FAILED,
@@ -37,6 +38,7 @@ export class Releaser {
     // An upgrade given to a worker directly is over (a socket, or not).
     if (slot.directedTo !== undefined) slot.directedTo.data.upgrading--;
     ctx.slots.release(slot);
+    const handlerUs = ctx.words[slot.word + C_HANDLER_US]!;
     // Taken back: 0, the claim's -workerId gone (0 if it was cancelled).
     const owner = -Atomics.exchange(ctx.words, slot.word + C_CLAIM, 0);
     ctx.completed++;
@@ -47,6 +49,7 @@ export class Releaser {
     } else {
       this.reuse(slot);
     }
+    ctx.longs.released(job, handlerUs);
   }
 
   /** Gives a slot no job holds to the next waiting job, or frees it. */

@@ -55,6 +55,10 @@ export interface Job {
   stale: boolean;
   /** The request body has been read to its end (or failed, or there is none). */
   bodyDone: boolean;
+  /** Its route's key, once ./long_requests.ts needed it. */
+  route: string | undefined;
+  /** Its route is long (./long_requests.ts counts it while it runs). */
+  long: boolean;
 }
 
 /** Main's record of one shared slot. */

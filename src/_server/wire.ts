@@ -170,6 +170,12 @@ export const C_STREAM = 7;
  * makes Deno 2.9 (legacy abort) warn once when such a request succeeds.
  */
 export const C_WANTS_SIGNAL = 8;
+/**
+ * Microseconds the handler's synchronous call took, written by the worker
+ * before it answers (-1, main's value at dispatch, if it never said): how
+ * main learns which routes are long (../_server/long_requests.ts).
+ */
+export const C_HANDLER_US = 9;
 
 export const F_ABORTED = 1;
 export const F_BODY_INLINE = 2;

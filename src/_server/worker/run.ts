@@ -8,6 +8,7 @@ import { Info, type Task, WorkerRequest } from "./task.ts";
 import { type RelayedWebSocket, upgradeOf } from "./websocket.ts";
 import {
   C_FLAGS,
+  C_HANDLER_US,
   C_HEAD_LEN,
   C_RES_HEAD_LEN,
   EV_DETACH,
@@ -31,7 +32,14 @@ export function run(ctx: WorkerContext, task: Task): void {
     // A body that streams may take long: the request leaves its slot now
     // (its head is read) and goes on over the channel.
     if (flags & F_BODY_STREAM) ctx.channel.detach(task, EV_DETACH);
+    const started = performance.now();
     result = ctx.handler.fetch(request, info);
+    // How long this call held the worker: main learns long routes from it.
+    // (A detached request's slot may already serve another.)
+    if (!(flags & F_BODY_STREAM)) {
+      ctx.words[task.word + C_HANDLER_US] = (performance.now() - started) *
+        1000;
+    }
   } catch (error) {
     return fail(ctx, task, error);
   }
