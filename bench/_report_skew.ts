@@ -7,6 +7,7 @@ import { type Spread, spread } from "./_stats.ts";
 import {
   failedCell,
   fmt,
+  fmtInt,
   fmtRatio,
   fmtSpread,
   fmtSpreadInt,
@@ -303,5 +304,31 @@ export function renderSsr(result: HttpBenchResult, workload: Workload): string {
         "errors",
       ],
       rows,
-    ) + `\n\n${goalsLine(ssrGoals(result, workload))}`;
+    ) + `\n\n${goalsLine(ssrGoals(result, workload))}` +
+    ssrCeiling(result, workload);
+}
+
+/**
+ * What the cores allow: the req/s of a server that spent no more CPU per
+ * request than single Deno.serve (all its threads: V8's GC and compiler
+ * threads count) and kept every core busy.
+ */
+function ssrCeiling(result: HttpBenchResult, workload: Workload): string {
+  const cores = navigator.hardwareConcurrency;
+  const median = (id: string, pick: (r: RunRecord) => number | undefined) =>
+    spread(runsOf(result, workload.id, id).map((r) => pick(r) ?? NaN)).median;
+  const cpuUs = median("deno-single", (r) => r.totalCpuUs);
+  const singleRps = median("deno-single", (r) => r.rps);
+  const ours = median(RP, (r) => r.rps);
+  if (!(cpuUs > 0) || !(singleRps > 0)) return "";
+  const ceiling = cores * 1e6 / cpuUs;
+  return `\n\nThe machine's ceiling: single Deno.serve spends ${
+    fmt(cpuUs, 0)
+  } µs of CPU per request on all its threads, so ${cores} cores allow at most ${
+    fmtInt(ceiling)
+  } req/s = ${
+    fmt(ceiling / singleRps, 2)
+  }× single at that cost; ringpool (defaults) reached ${
+    fmt(ours / ceiling, 2)
+  }× of it.`;
 }

@@ -232,3 +232,29 @@ Deno.test("a long request held back past requestTimeout gets 504 and the server 
   }
   assertNoLiveWorkers();
 });
+
+Deno.test("shutdown() lets held long requests run and answers them all", async () => {
+  const server = await start({ workers: 2, concurrency: 16 });
+  const dir = await Deno.makeTempDir();
+  let burst: Promise<number>[] = [];
+  try {
+    await teachLongGate(server, dir);
+    burst = [1, 2, 3].map(() => arrival(server, gatePath(dir, "burst")));
+    for (const long of burst) long.catch(() => {});
+    await waitFor(
+      () => server.stats().inFlight === 1 && server.stats().queued === 2,
+      "one long request runs and two wait",
+    );
+    const stopped = server.shutdown();
+    await Deno.writeTextFile(`${dir}/burst`, "open");
+    // arrival() asserts each one's 200.
+    await within(20_000, "every held request answered", Promise.all(burst));
+    await stopped;
+  } finally {
+    await Deno.writeTextFile(`${dir}/burst`, "open");
+    await Promise.allSettled(burst);
+    await server.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+  assertNoLiveWorkers();
+});
