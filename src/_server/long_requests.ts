@@ -48,11 +48,6 @@ export class LongRequests {
     this.#ctx = ctx;
   }
 
-  /** Long requests running now (dispatched, not released). */
-  get running(): number {
-    return this.#running;
-  }
-
   /**
    * Classifies `job` on its way to dispatch; true if it must wait in
    * `held` (it is then there).
