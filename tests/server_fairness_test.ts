@@ -162,21 +162,31 @@ async function teachLongGate(server: PoolServer, dir: string): Promise<void> {
   await arrival(server, "/fast");
 }
 
+/**
+ * Three long requests at once on two workers: waits until one runs and two
+ * are held back; they compute until `dir/burst` exists.
+ */
+async function heldBurst(
+  server: PoolServer,
+  dir: string,
+): Promise<Promise<number>[]> {
+  const burst = [1, 2, 3].map(() => arrival(server, gatePath(dir, "burst")));
+  // Handled now: a failure below must not surface as an uncaught one.
+  for (const long of burst) long.catch(() => {});
+  await waitFor(
+    () => server.stats().inFlight === 1 && server.stats().queued === 2,
+    "one long request runs and two wait",
+  );
+  return burst;
+}
+
 Deno.test("a burst of long requests leaves a worker free for short ones", async () => {
   const server = await start({ workers: 2, concurrency: 16 });
   const dir = await Deno.makeTempDir();
-  const gate = (name: string) => gatePath(dir, name);
   let burst: Promise<number>[] = [];
   try {
     await teachLongGate(server, dir);
-    // Three long requests at once: one runs, two are held back.
-    burst = [1, 2, 3].map(() => arrival(server, gate("burst")));
-    // Handled now: a failure below must not surface as an uncaught one.
-    for (const long of burst) long.catch(() => {});
-    await waitFor(
-      () => server.stats().inFlight === 1 && server.stats().queued === 2,
-      "one long request runs and two wait",
-    );
+    burst = await heldBurst(server, dir);
     // Without the reserve both workers would be computing, and this one
     // would wait in the ring behind the third until the gate opens.
     await within(
@@ -239,12 +249,7 @@ Deno.test("shutdown() lets held long requests run and answers them all", async (
   let burst: Promise<number>[] = [];
   try {
     await teachLongGate(server, dir);
-    burst = [1, 2, 3].map(() => arrival(server, gatePath(dir, "burst")));
-    for (const long of burst) long.catch(() => {});
-    await waitFor(
-      () => server.stats().inFlight === 1 && server.stats().queued === 2,
-      "one long request runs and two wait",
-    );
+    burst = await heldBurst(server, dir);
     const stopped = server.shutdown();
     await Deno.writeTextFile(`${dir}/burst`, "open");
     // arrival() asserts each one's 200.

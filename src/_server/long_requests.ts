@@ -18,14 +18,15 @@
 //                │ no  ──▶ held ──a long one releases its slot──▶ dispatch
 //
 // Routes are keyed by path (and method, when not GET). Main looks a route
-// up only once some route has been long: until then this costs nothing.
+// up only once some request has taken 20 ms or more (the table is empty
+// until then): before that this costs nothing.
 import type { ServerContext } from "./context.ts";
 import { pathOf } from "./bytes.ts";
 import type { Job } from "./slots.ts";
 import { WaitingQueue } from "./queue.ts";
 
 /** A route whose handler's synchronous call takes this long (µs) is long. */
-export const LONG_US = 10_000;
+const LONG_US = 10_000;
 /** Short requests seen within this many ms make main keep a worker for them. */
 const SHORT_WINDOW_MS = 10_000;
 const CORES = navigator.hardwareConcurrency;
@@ -41,7 +42,7 @@ export class LongRequests {
   readonly #costs = new Map<string, number>();
   /** Long requests dispatched and not yet released. */
   #running = 0;
-  /** When the last short request came (only tracked once a route is long). */
+  /** When the last short request came (tracked once the table has a route). */
   #shortAt = -Infinity;
 
   constructor(ctx: ServerContext) {
@@ -106,7 +107,7 @@ export class LongRequests {
     const before = costs.get(route) ?? 0;
     const average = before + (us - before) / 4;
     if (average < LONG_US / 2) {
-      costs.delete(route);
+      if (before > 0) costs.delete(route);
       return;
     }
     if (costs.size >= MAX_ROUTES && before === 0) costs.clear();

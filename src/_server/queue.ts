@@ -51,16 +51,17 @@ export class WaitingQueue {
    * admission compares with queueCapacity, counts only jobs still waiting.
    */
   prune(): void {
-    if (this.#jobs.length === this.#head) return;
-    this.#jobs = this.#jobs.slice(this.#head).filter((job) => !job.settled);
+    this.#jobs = this.#head === this.#jobs.length
+      ? []
+      : this.#jobs.slice(this.#head).filter((job) => !job.settled);
     this.#head = 0;
   }
 
   /** Takes every waiting job out; returns those not answered yet. */
   clear(): Job[] {
-    const left = this.#jobs.slice(this.#head).filter((job) => !job.settled);
+    this.prune();
+    const left = this.#jobs;
     this.#jobs = [];
-    this.#head = 0;
     return left;
   }
 }

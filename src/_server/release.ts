@@ -37,8 +37,8 @@ export class Releaser {
     const detached = slot.state === "detached";
     // An upgrade given to a worker directly is over (a socket, or not).
     if (slot.directedTo !== undefined) slot.directedTo.data.upgrading--;
-    ctx.slots.release(slot);
     const handlerUs = ctx.words[slot.word + C_HANDLER_US]!;
+    ctx.slots.release(slot);
     // Taken back: 0, the claim's -workerId gone (0 if it was cancelled).
     const owner = -Atomics.exchange(ctx.words, slot.word + C_CLAIM, 0);
     ctx.completed++;
