@@ -7,6 +7,7 @@ import type {
   Workload,
 } from "./_types.ts";
 import { type Spread, spread } from "./_stats.ts";
+import { defaultWorkers } from "../src/_server/settings.ts";
 import {
   fmt,
   fmtInt,
@@ -183,12 +184,12 @@ export function checkTargets(result: HttpBenchResult): TargetCheck[] {
   return out;
 }
 
-/** Idle RSS per ringpool worker, estimated as (RSS with the default 4 workers − RSS with 1) / 3. */
+/** Idle RSS per ringpool worker, estimated as (RSS with the default N workers − RSS with 1) / (N − 1). */
 export function idleRssPerWorker(result: HttpBenchResult): number {
   const one = result.contenders.find((c) => c.id === "ringpool-1");
   const four = result.contenders.find((c) => c.id === "ringpool-default");
   if (!one?.available || !four?.available) return NaN;
-  return (four.idleRss.median - one.idleRss.median) / 3;
+  return (four.idleRss.median - one.idleRss.median) / (defaultWorkers() - 1);
 }
 
 /** The HTTP part of RESULTS.md (also what `deno task bench:http` prints). */
@@ -397,7 +398,9 @@ function renderMemory(result: HttpBenchResult): string {
     ),
   );
   return "### Memory\n\n" + idle +
-    `\n\nIdle RSS per ringpool worker ((ringpool 4 − ringpool 1) / 3): ${
+    `\n\nIdle RSS per ringpool worker ((ringpool ${defaultWorkers()} − ringpool 1) / ${
+      defaultWorkers() - 1
+    }): ${
       Number.isFinite(perWorker) ? `${fmt(perWorker, 1)} MiB` : "not measured"
     }.` +
     rss;

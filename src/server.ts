@@ -13,7 +13,11 @@
  */
 
 import { RingServer } from "./_server/engine.ts";
-import type { Settings } from "./_server/settings.ts";
+import {
+  DEFAULT_CONCURRENCY,
+  defaultWorkers,
+  type Settings,
+} from "./_server/settings.ts";
 import type {
   RestartReason,
   ServerStats,
@@ -38,8 +42,11 @@ export interface ServeOptions {
    * adaptive one, which starts with `min` workers, doubles them (up to
    * `max`) each time requests have waited in the queue for `growAfter` ms,
    * and retires one that has idled for `shrinkAfter` ms (down to `min`).
+   * The default is one per core and one more, at least 4 (at most 256), so
+   * long requests, which take at most the cores, leave a worker for short
+   * ones.
    *
-   * @default {4}
+   * @default {Math.max(4, navigator.hardwareConcurrency + 1)}
    */
   workers?: number | AdaptiveWorkers;
   /**
@@ -257,7 +264,7 @@ function checkOptions(options: ServeOptions): Settings {
       : integer("maxWorkerMemory", 0, 1),
     concurrency: integer(
       "concurrency",
-      16,
+      DEFAULT_CONCURRENCY,
       1,
       Math.floor(MAX_SLOTS / maxWorkers),
     ),
@@ -297,7 +304,7 @@ function poolSize(value: ServeOptions["workers"]): {
 } {
   if (value === undefined || typeof value === "number") {
     const workers = value === undefined
-      ? 4
+      ? defaultWorkers()
       // One position is kept for a rolling reload's extra worker.
       : checkInteger("serve", "workers", value, 1, MAX_WORKERS - 1);
     return { workers, maxWorkers: workers, growAfter: 100, shrinkAfter: 30000 };

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { type PoolServer, serve, type ServeOptions } from "../src/server.ts";
+import { defaultWorkers } from "../src/_server/settings.ts";
 import { assertNoLiveWorkers, waitFor } from "./_helpers.ts";
 import { COMPAT_CASES } from "./fixtures/handlers/compat_cases.ts";
 
@@ -625,6 +626,26 @@ Deno.test("serve() rejects with a clear error when the handler module fails to l
     }),
     /export default \{ fetch/,
   );
+  assertNoLiveWorkers();
+});
+
+Deno.test("serve()'s default pool is one worker per core and one more, at least 4", async () => {
+  // A fixed 4 left most of a bigger machine idle for CPU-bound handlers.
+  assert.deepEqual(
+    [1, 2, 3, 4, 8, 16, 255, 1000].map((cores) => defaultWorkers(cores)),
+    [4, 4, 4, 5, 9, 17, 256, 256],
+  );
+  // And serve() without `workers` starts that many here.
+  const server = await start({ workers: undefined });
+  try {
+    assert.equal(
+      server.stats().workers.length,
+      defaultWorkers(navigator.hardwareConcurrency),
+    );
+    assert.equal((await text(server, "/hello")).status, 200);
+  } finally {
+    await server.shutdown();
+  }
   assertNoLiveWorkers();
 });
 

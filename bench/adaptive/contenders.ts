@@ -1,14 +1,15 @@
 /**
  * The three pools the adaptive benchmark compares: adaptive 1–4, fixed 4
- * (serve()'s default) and fixed 1 (what the adaptive pool idles at).
+ * (serve()'s default on up to 3 cores) and fixed 1 (what the adaptive pool idles at).
  *
  * @module
  */
 import type { AdaptiveContender } from "./types.ts";
+import { defaultWorkers } from "../../src/_server/settings.ts";
 
 /** The adaptive pool's id; its figures are compared with FIXED_4's. */
 export const ADAPTIVE = "adaptive-1-4";
-/** serve()'s default pool, the throughput the burst should reach. */
+/** serve()'s default pool on up to 3 cores, the throughput the burst should reach. */
 export const FIXED_4 = "fixed-4";
 /** Its most workers: the count whose arrival the growth time measures. */
 export const MAX_WORKERS = 4;
@@ -28,6 +29,10 @@ export const ADAPTIVE_CONTENDERS: AdaptiveContender[] = [
       shrinkAfter: config.shrinkAfterMs,
     }),
   },
-  { id: FIXED_4, label: "fixed 4 (default)", workers: () => 4 },
+  {
+    id: FIXED_4,
+    label: `fixed 4${defaultWorkers() === 4 ? " (default)" : ""}`,
+    workers: () => 4,
+  },
   { id: "fixed-1", label: "fixed 1", workers: () => 1 },
 ];

@@ -1,6 +1,7 @@
 // Every contender the HTTP harness knows, in report order: how to start
 // each one for each kind of server a workload needs (../_types.ts).
 import type { CommandLine, Contender, ServerKind } from "../_types.ts";
+import { defaultWorkers } from "../../src/_server/settings.ts";
 import { ensureNodeSsrDeps, NODE_SSR_ENTRY } from "./node_ssr_deps.ts";
 
 const DENO = Deno.execPath();
@@ -118,10 +119,16 @@ export const CONTENDERS: Contender[] = [
       ],
     }),
   },
-  // 4 workers are the defaults below.
-  ...[1, 2].map((n) =>
+  // 4 workers are the defaults below on 2 cores.
+  ...[1, 2, 3].map((n) =>
     ringpool(`ringpool-${n}`, `ringpool (${n})`, n, ["--workers", String(n)])
   ),
-  // serve()'s defaults, as a new user gets them: 4 workers, concurrency 16.
-  ringpool("ringpool-default", "ringpool (defaults: 4 × 16)", 4, []),
+  // serve()'s defaults, as a new user gets them: cores + 1 (at least 4)
+  // workers, concurrency 16.
+  ringpool(
+    "ringpool-default",
+    `ringpool (defaults: ${defaultWorkers()} × 16)`,
+    defaultWorkers(),
+    [],
+  ),
 ];

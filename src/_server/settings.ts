@@ -1,5 +1,26 @@
 // The server's options once checked, with every default filled in
-// (src/server.ts checks them; the defaults live there, in one place).
+// (src/server.ts checks them; the defaults live there, in one place, but
+// for the pool's size, which depends on the machine: defaultWorkers()).
+import { MAX_SLOTS } from "./wire.ts";
+
+/** The default `concurrency`: requests in flight per worker. */
+export const DEFAULT_CONCURRENCY = 16;
+
+/**
+ * The default `workers` on a machine with `cores` cores: one per core and one
+ * more, at least 4, at most what the slots allow at the default concurrency.
+ *
+ * Long requests take at most the cores (./long_requests.ts), so the extra
+ * worker serves short ones while long ones hold every core; on 2 cores, 4
+ * measured as well as 3 and better than 2 on the skew shapes (README,
+ * Benchmarks), hence the floor. A fixed 4 left most of a bigger machine idle
+ * for CPU-bound handlers, where `deno serve --parallel` uses every core.
+ */
+export function defaultWorkers(
+  cores: number = navigator.hardwareConcurrency,
+): number {
+  return Math.min(Math.max(4, cores + 1), MAX_SLOTS / DEFAULT_CONCURRENCY);
+}
 
 /** Heap limits of each worker (`node:worker_threads` `resourceLimits`). */
 export interface WorkerLimits {
