@@ -526,12 +526,65 @@ export class RingBuffer {
     if (value !== undefined || timeoutMs === 0) {
       return Promise.resolve(value);
     }
-    return this.#popAsyncSlow(signal, timeoutMs);
+    return this.#waitAsync(signal, timeoutMs, true);
   }
 
-  async #popAsyncSlow(
+  /**
+   * Waits, like {@linkcode RingBuffer.popAsync}, until the ring holds a
+   * value, but takes none: for a consumer that must take it synchronously
+   * (say, to note which value it holds before anything can interrupt it).
+   * Another consumer may take the value first; then call `tryPop()` and,
+   * finding nothing, wait again.
+   *
+   * @param options An abort signal and a timeout.
+   * @returns `true` once a value is there, `false` if the ring is closed and
+   * drained or the timeout passed.
+   * @throws {unknown} `signal.reason` if the signal aborts.
+   * @throws {RangeError} If `timeoutMs` is negative or not a number.
+   *
+   * @example Wait, then take the value synchronously
+   * ```ts
+   * import { RingBuffer } from "@ringpool/ringpool";
+   * import assert from "node:assert/strict";
+   *
+   * const ring = new RingBuffer(2);
+   * const ready = ring.waitForValueAsync({ timeoutMs: 1000 });
+   * ring.tryPush(5);
+   * assert.equal(await ready, true);
+   * assert.equal(ring.tryPop(), 5);
+   * ```
+   */
+  waitForValueAsync(options: PopAsyncOptions = {}): Promise<boolean> {
+    const { signal, timeoutMs = Infinity } = options;
+    try {
+      checkTimeout("waitForValueAsync", timeoutMs);
+      signal?.throwIfAborted();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const there = this.#published();
+    if (there || timeoutMs === 0) return Promise.resolve(there);
+    return this.#waitAsync(signal, timeoutMs, false).then((value) =>
+      value !== undefined
+    );
+  }
+
+  /** Whether the value at the tail is published (a pop would take it now). */
+  #published(): boolean {
+    const words = this.#words;
+    const position = Atomics.load(words, TAIL);
+    const cell = CELLS + 2 * (position & this.#mask);
+    return Atomics.load(words, cell) === ((position + 1) | 0);
+  }
+
+  /**
+   * popAsync's wait, which takes the value (`take`) or only sees it there
+   * (then resolves 0 for "there" and `undefined` for "closed or timed out").
+   */
+  async #waitAsync(
     signal: AbortSignal | undefined,
     timeoutMs: number,
+    take: boolean,
   ): Promise<number | undefined> {
     const words = this.#words;
     let timedOut = false;
@@ -554,8 +607,10 @@ export class RingBuffer {
         Atomics.add(words, SLEEPING_CONSUMERS, 1);
         let interrupted = false;
         try {
-          const value = this.tryPop();
-          if (value !== undefined) return value;
+          if (take) {
+            const value = this.tryPop();
+            if (value !== undefined) return value;
+          } else if (this.#published()) return 0;
           if (timedOut || this.#drained()) return undefined;
           const waiting = Atomics.waitAsync(words, ITEM_EPOCH, epoch);
           if (waiting.async) {

@@ -227,6 +227,39 @@ Deno.test("popAsync() resolves with a value pushed later on the same thread", as
   assert.equal(ring.length, 0);
 });
 
+Deno.test("waitForValueAsync() resolves true once a value is there and takes none", async () => {
+  const ring = new RingBuffer(2);
+  const pending = ring.waitForValueAsync({ timeoutMs: 10_000 });
+  setTimeout(() => ring.tryPush(4), 5);
+  assert.equal(await pending, true);
+  assert.equal(await ring.waitForValueAsync(), true, "already there");
+  assert.equal(ring.tryPop(), 4);
+  assert.equal(await ring.waitForValueAsync({ timeoutMs: 0 }), false);
+  assert.equal(await ring.waitForValueAsync({ timeoutMs: 20 }), false);
+  const closing = ring.waitForValueAsync({ timeoutMs: 10_000 });
+  ring.close();
+  assert.equal(await closing, false, "closed and drained");
+  await assert.rejects(
+    ring.waitForValueAsync({ signal: AbortSignal.abort("no") }),
+    (error: unknown) => error === "no",
+  );
+  await assert.rejects(
+    ring.waitForValueAsync({ timeoutMs: -1 }),
+    RangeError,
+  );
+});
+
+Deno.test("waitForValueAsync() aborted while waiting leaves a later value for another waiter", async () => {
+  const ring = new RingBuffer(2);
+  const controller = new AbortController();
+  const aborted = ring.waitForValueAsync({ signal: controller.signal });
+  const other = ring.popAsync({ timeoutMs: 10_000 });
+  controller.abort("gone");
+  await assert.rejects(aborted, (error: unknown) => error === "gone");
+  ring.tryPush(6);
+  assert.equal(await other, 6);
+});
+
 Deno.test("popAsync() is woken by close() and resolves undefined", async () => {
   const ring = new RingBuffer(2);
   const pending = ring.popAsync({ timeoutMs: 10_000 });

@@ -5,7 +5,7 @@ import {
   WorkerExitedError,
 } from "../src/errors.ts";
 import { ThreadPool } from "../src/thread_pool.ts";
-import { assertNoLiveWorkers } from "./_helpers.ts";
+import { assertNoLiveWorkers, within } from "./_helpers.ts";
 
 const JOBS = new URL("./fixtures/pool_jobs.ts", import.meta.url);
 
@@ -466,6 +466,22 @@ Deno.test("ThreadPool keeps the process alive while jobs are pending, and not on
   assertNoLiveWorkers();
 });
 
+Deno.test("ThreadPool runs a job whose id a dying worker had popped but not claimed", async () => {
+  await using pool = new ThreadPool(JOBS, { size: 1, concurrency: 1 });
+  await pool.ready;
+  // The one worker pops the next job's id and exits before its claim.
+  const dying = pool.run("popNextAndExit", []);
+  const next = pool.run("add", [2, 3]);
+  await assert.rejects(dying, WorkerExitedError);
+  // Before the fix its id was in no ring: the job waited until close().
+  assert.equal(await within(20_000, "the popped job running", next), 5);
+  const stats = pool.stats();
+  assert.equal(stats.queued, 0);
+  assert.equal(stats.running, 0);
+  await pool.close();
+  assertNoLiveWorkers();
+});
+
 Deno.test("ThreadPool settles every job when random ones are aborted while queued or running (seeded)", async () => {
   const seed = Number(Deno.env.get("SEED") ?? Date.now() % 1_000_000);
   let state = seed;
@@ -511,7 +527,8 @@ Deno.test("ThreadPool settles every job when random ones are aborted while queue
         await new Promise((resolve) => setTimeout(resolve, 1));
       }
     }
-    await Promise.all(outcomes);
+    // A lost job would hang here: fail instead, naming the seed.
+    await within(60_000, "every job settling", Promise.all(outcomes));
     for (const timer of timers) clearTimeout(timer);
     const stats = pool.stats();
     assert.equal(stats.queued, 0);

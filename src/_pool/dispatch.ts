@@ -13,12 +13,12 @@ import {
   type MainMessage,
   OWNER_SHIFT,
   QUEUED,
-  QUEUED_COUNT,
   RUNNING,
   S_NAME_LEN,
   S_REQ_KIND,
   S_REQ_LEN,
   S_STATE,
+  S_TAKER,
   STATE_MASK,
 } from "./layout.ts";
 import type { Job, JobOptions, PoolState } from "./state.ts";
@@ -160,6 +160,7 @@ function dispatch(
   control[memory.slotWord(slot, S_NAME_LEN)] = nameLength;
   control[memory.slotWord(slot, S_REQ_KIND)] = kind;
   control[memory.slotWord(slot, S_REQ_LEN)] = length;
+  control[memory.slotWord(slot, S_TAKER)] = 0;
   Atomics.store(control, memory.slotWord(slot, S_STATE), QUEUED);
 
   const { signal } = options;
@@ -171,8 +172,6 @@ function dispatch(
   state.jobs[slot] = job;
   state.pending++;
   updateRef(state);
-  // Counted before the push so a worker's decrement never goes below 0.
-  Atomics.add(control, QUEUED_COUNT, 1);
   push(state, slot);
 }
 
@@ -186,6 +185,14 @@ function refuse(
   state.free.push(slot);
   job.settled = true;
   job.reject(error);
+}
+
+/**
+ * Pushes the id of a QUEUED slot again: a worker popped it and died before
+ * its claim (reclaim.ts). Left to close() once the ring is closed.
+ */
+export function requeue(state: PoolState, slot: number): void {
+  if (!state.memory.jobs.closed) push(state, slot);
 }
 
 function push(state: PoolState, slot: number): void {
@@ -236,13 +243,13 @@ function abort(state: PoolState, slot: number, job: Job): void {
   settle(state, job, false, job.signal!.reason);
   if (seen === QUEUED) {
     // Still in the ring: the worker that pops it hands it back to be freed.
-    Atomics.sub(memory.control, QUEUED_COUNT, 1);
     state.payloads.delete(slot);
     return;
   }
   if ((seen & STATE_MASK) === RUNNING) {
     // A running job cannot be interrupted: replace its worker.
-    const member = state.workers.at((seen >>> OWNER_SHIFT) - 1);
+    const owner = seen >>> OWNER_SHIFT;
+    const member = state.workers.members().find((m) => m.id === owner);
     if (member !== undefined && member.state !== "exited") {
       state.workers.terminate(member);
     }

@@ -11,7 +11,6 @@ import {
   W_COMPLETED,
   W_FAILED,
   W_ID,
-  W_IN_FLIGHT,
   type WorkerMessage,
   workerWord,
 } from "./layout.ts";
@@ -100,7 +99,6 @@ function poolHooks(state: PoolState): WorkerSetHooks<undefined> {
   return {
     prepare(index, id) {
       const control = memory.control;
-      Atomics.store(control, workerWord(index, W_IN_FLIGHT), 0);
       Atomics.store(control, workerWord(index, W_COMPLETED), 0);
       Atomics.store(control, workerWord(index, W_FAILED), 0);
       Atomics.store(control, workerWord(index, W_ID), id);

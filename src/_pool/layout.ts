@@ -4,24 +4,32 @@
 //
 // Control block: one SharedArrayBuffer of Int32 words.
 //
-//   word 0           QUEUED     jobs pushed and not yet claimed by a worker
-//   word 1           RUNNING    jobs claimed by a worker and not yet finished
+//   words 0-1        (unused: queued and running jobs are counted from the
+//                    slots' states by stats.ts, which a dying worker cannot
+//                    leave half-updated)
 //   word 2           COMPLETED  jobs that returned a value
 //   word 3           FAILED     jobs that threw, or were lost with their worker
-//   word 16 + 8w     worker w:  W_IN_FLIGHT, W_COMPLETED, W_FAILED, W_ID,
+//   word 16 + 8w     worker w:  (1 word unused), W_COMPLETED, W_FAILED, W_ID,
 //                               (4 words unused)
 //   firstSlotWord    slot s:    S_STATE, S_NAME_LEN, S_REQ_KIND, S_REQ_LEN,
-//     + 8s                      S_RES_KIND, S_RES_LEN, (2 words unused)
+//     + 8s                      S_RES_KIND, S_RES_LEN, S_TAKER, (1 word unused)
 //
 //   Whether a worker has loaded the job module is not here: that is the
 //   LOADED word of its WorkerSet's supervision buffer (_workers/supervision.ts).
 //
-//   S_STATE = state | (owner << OWNER_SHIFT); owner = worker index + 1, set
-//   by the same compare-and-swap that claims the job, so when a worker dies
-//   the main thread finds every job it had claimed. (A worker terminated in
-//   the few instructions between popping an id and that CAS would lose the
-//   job; only aborting a running job terminates a worker while the pool
-//   runs, and close() still rejects such a job instead of hanging.)
+//   S_STATE = state | (owner << OWNER_SHIFT); owner = the worker's id
+//   (unique per started thread, W_ID), set by the same compare-and-swap that
+//   claims the job, so when a worker dies the main thread finds every job it
+//   had claimed. S_TAKER = the id of the worker that popped the slot's id,
+//   stored right after the pop with no call in between (a terminate lands at
+//   a call or a loop's back edge), so a job whose id a dying worker popped
+//   but never claimed is found QUEUED with that taker, and pushed again.
+//   Every pop is a synchronous one for that reason (with async jobs in
+//   flight a worker waits with waitForValueAsync, then pops). Deno emits a
+//   worker's exit within terminate(), while its thread may still run for a
+//   moment: main looks at a dead worker's slots again later (reclaim.ts),
+//   and owners being ids, not positions, its replacement is not mistaken
+//   for it.
 //
 //       FREE --main--> QUEUED --worker CAS--> RUNNING --worker--> DONE --main--> FREE
 //                        \--main CAS (abort)--> CANCELLED --worker hands back--> FREE
@@ -34,14 +42,11 @@
 //
 // Kinds (S_REQ_KIND, S_RES_KIND) are the KIND_* and FLAG_* of codec.ts.
 
-export const QUEUED_COUNT = 0;
-export const RUNNING_COUNT = 1;
 export const COMPLETED_COUNT = 2;
 export const FAILED_COUNT = 3;
 
 export const WORKER_BASE = 16;
 export const WORKER_STRIDE = 8;
-export const W_IN_FLIGHT = 0;
 export const W_COMPLETED = 1;
 export const W_FAILED = 2;
 export const W_ID = 3;
@@ -53,6 +58,7 @@ export const S_REQ_KIND = 2;
 export const S_REQ_LEN = 3;
 export const S_RES_KIND = 4;
 export const S_RES_LEN = 5;
+export const S_TAKER = 6;
 
 export const STATE_MASK = 0xf;
 export const OWNER_SHIFT = 4;

@@ -7,6 +7,7 @@ import { collectPublished } from "./collect.ts";
 import { dropRetries, pushRetries } from "./dispatch.ts";
 import { rejectAll, settle } from "./jobs.ts";
 import { updateRef } from "./keep_alive.ts";
+import { stopLookingAgain } from "./reclaim.ts";
 import { rejectWaiters } from "./slots.ts";
 import type { PoolState } from "./state.ts";
 
@@ -72,6 +73,7 @@ export function finishIfDone(state: PoolState): void {
   if (state.phase === "open" || state.isFinished) return;
   if (state.workers.alive > 0) return;
   state.isFinished = true;
+  stopLookingAgain(state);
   collectPublished(state);
   // Ends the completion loop.
   state.memory.completions.close();

@@ -1,6 +1,7 @@
 // What a dead worker held, given back (the WorkerSet's reclaim hook): its
-// running jobs are lost, and a job it finished but had no time to hand back
-// is settled from its slot.
+// running jobs are lost, a job it finished but had no time to hand back is
+// settled from its slot, and an id it popped but had not claimed goes back
+// into the job ring.
 import { WorkerExitedError } from "../errors.ts";
 import type { Member } from "../_workers/worker_set.ts";
 import { KIND_MASK, KIND_MESSAGE } from "./codec.ts";
@@ -11,16 +12,23 @@ import {
   FAILED_COUNT,
   FREE,
   OWNER_SHIFT,
+  QUEUED,
   RUNNING,
-  RUNNING_COUNT,
   S_RES_KIND,
   S_STATE,
+  S_TAKER,
   STATE_MASK,
-  W_IN_FLIGHT,
-  workerWord,
 } from "./layout.ts";
+import { requeue } from "./dispatch.ts";
 import { release } from "./slots.ts";
 import type { PoolState } from "./state.ts";
+
+/**
+ * Deno emits a worker's exit within terminate(), while its thread may still
+ * run for a moment (and claim a job, or pop an id): its slots are looked at
+ * again after these delays (ms).
+ */
+const LOOK_AGAIN_MS = [50, 1000];
 
 /** Gives back every slot the worker `member` owned when it exited with `code`. */
 export function reclaim(
@@ -28,19 +36,53 @@ export function reclaim(
   member: Member<undefined>,
   code: number,
 ): void {
-  const { memory } = state;
-  const control = memory.control;
   // First settle whatever it (or anyone) finished and published.
   collectPublished(state);
-  // Then whatever it still owned: running jobs are lost; a finished job
-  // whose id it had no time to push is settled from its slot.
-  const owner = member.index + 1;
+  giveBack(state, member, code);
+  for (const ms of LOOK_AGAIN_MS) {
+    const timer = setTimeout(() => {
+      state.lookAgain.delete(timer);
+      collectPublished(state);
+      giveBack(state, member, code);
+    }, ms);
+    // A forgotten pool must not stay alive for it (keep_alive.ts).
+    Deno.unrefTimer(timer);
+    state.lookAgain.add(timer);
+  }
+}
+
+/** Stops looking again at dead workers' slots (the pool has ended). */
+export function stopLookingAgain(state: PoolState): void {
+  for (const timer of state.lookAgain) clearTimeout(timer);
+  state.lookAgain.clear();
+}
+
+/**
+ * What the dead worker still holds: running jobs are lost, a finished job
+ * whose id it had no time to push is settled from its slot, and a job whose
+ * id it popped but never claimed is pushed again.
+ */
+function giveBack(
+  state: PoolState,
+  member: Member<undefined>,
+  code: number,
+): void {
+  const { memory } = state;
+  const control = memory.control;
+  const owner = member.id;
   for (let slot = 0; slot < state.settings.slots; slot++) {
     const seen = Atomics.load(control, memory.slotWord(slot, S_STATE));
+    if (seen === QUEUED) {
+      // The CAS makes the push happen once, however often we look.
+      const taker = memory.slotWord(slot, S_TAKER);
+      if (Atomics.compareExchange(control, taker, owner, 0) === owner) {
+        requeue(state, slot);
+      }
+      continue;
+    }
     if (seen >>> OWNER_SHIFT !== owner) continue;
     const slotState = seen & STATE_MASK;
     if (slotState === RUNNING) {
-      Atomics.sub(control, RUNNING_COUNT, 1);
       Atomics.add(control, FAILED_COUNT, 1);
       const job = state.jobs[slot];
       release(state, slot);
@@ -60,7 +102,6 @@ export function reclaim(
       settleFinished(state, slot);
     }
   }
-  Atomics.store(control, workerWord(member.index, W_IN_FLIGHT), 0);
 }
 
 /**

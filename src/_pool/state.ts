@@ -93,6 +93,8 @@ export class PoolState {
   readonly awaitingMessage = new Set<number>();
   /** Slots settled from a dead worker's memory whose id may still be in the completion ring. */
   readonly lateIds = new Set<number>();
+  /** Timers of a second look at dead workers' slots (reclaim.ts). */
+  readonly lookAgain = new Set<ReturnType<typeof setTimeout>>();
 
   // ---- life ----
   phase: Phase = "open";

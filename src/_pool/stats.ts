@@ -3,12 +3,14 @@
 import {
   COMPLETED_COUNT,
   FAILED_COUNT,
-  QUEUED_COUNT,
-  RUNNING_COUNT,
+  OWNER_SHIFT,
+  QUEUED,
+  RUNNING,
+  S_STATE,
+  STATE_MASK,
   W_COMPLETED,
   W_FAILED,
   W_ID,
-  W_IN_FLIGHT,
   workerWord,
 } from "./layout.ts";
 import type { PoolState } from "./state.ts";
@@ -32,14 +34,32 @@ export interface PoolCounters {
   workers: WorkerCounters[];
 }
 
-/** Reads the counters; they change while they are read. */
+/**
+ * Reads the counters; they change while they are read. Queued and running
+ * jobs are counted from the slots' states: a worker terminated between a
+ * claim and a counter update cannot leave them wrong.
+ */
 export function readCounters(state: PoolState): PoolCounters {
   const { control } = state.memory;
+  let queued = 0;
+  const running = new Map<number, number>();
+  for (let slot = 0; slot < state.settings.slots; slot++) {
+    const seen = Atomics.load(control, state.memory.slotWord(slot, S_STATE));
+    const slotState = seen & STATE_MASK;
+    if (slotState === QUEUED) queued++;
+    else if (slotState === RUNNING) {
+      const owner = seen >>> OWNER_SHIFT;
+      running.set(owner, (running.get(owner) ?? 0) + 1);
+    }
+  }
   const workers: WorkerCounters[] = [];
+  let runningTotal = 0;
+  for (const count of running.values()) runningTotal += count;
   for (let index = 0; index < state.settings.size; index++) {
-    const inFlight = Atomics.load(control, workerWord(index, W_IN_FLIGHT));
+    const id = Atomics.load(control, workerWord(index, W_ID));
+    const inFlight = running.get(id) ?? 0;
     workers.push({
-      id: Atomics.load(control, workerWord(index, W_ID)),
+      id,
       inFlight,
       busy: inFlight > 0,
       completed: Atomics.load(control, workerWord(index, W_COMPLETED)),
@@ -47,8 +67,8 @@ export function readCounters(state: PoolState): PoolCounters {
     });
   }
   return {
-    queued: Atomics.load(control, QUEUED_COUNT),
-    running: Atomics.load(control, RUNNING_COUNT),
+    queued,
+    running: runningTotal,
     completed: Atomics.load(control, COMPLETED_COUNT),
     failed: Atomics.load(control, FAILED_COUNT),
     waiting: state.waiters.size,

@@ -9,7 +9,7 @@ import {
   reportReady,
   supervisionData,
 } from "../_workers/child.ts";
-import type { PoolWorkerData } from "./layout.ts";
+import { type PoolWorkerData, S_TAKER, SLOT_STRIDE } from "./layout.ts";
 import { PoolMemory } from "./memory.ts";
 import { JobRunner, PayloadRequests } from "./worker_jobs.ts";
 import { WorkerLoop } from "./worker_loop.ts";
@@ -32,16 +32,22 @@ async function main(): Promise<void> {
     return;
   }
   const memory = PoolMemory.from(config);
+  const { index, id } = supervisionData();
+  const taker = {
+    words: memory.control,
+    base: memory.slotWord(0, S_TAKER),
+    stride: SLOT_STRIDE,
+    id,
+  };
   const loop = new WorkerLoop(memory.jobs, config.concurrency, () => {
     // Exit once the event loop is empty, so messages already posted are
     // delivered; but if the job module left timers or sockets open, force
     // the exit a little later, because close() joins us.
     port.off("message", payloads.onMessage);
     setNodeTimeout(() => process.exit(0), EXIT_GRACE_MS).unref();
-  });
-  const { index } = supervisionData();
+  }, taker);
   reportReady();
-  loop.start(new JobRunner(port, module, payloads, loop, memory, index));
+  loop.start(new JobRunner(port, module, payloads, loop, memory, index, id));
 }
 
 await main();

@@ -20,9 +20,7 @@ import {
   type MainMessage,
   OWNER_SHIFT,
   QUEUED,
-  QUEUED_COUNT,
   RUNNING,
-  RUNNING_COUNT,
   S_NAME_LEN,
   S_REQ_KIND,
   S_REQ_LEN,
@@ -31,7 +29,6 @@ import {
   S_STATE,
   W_COMPLETED,
   W_FAILED,
-  W_IN_FLIGHT,
   type WorkerMessage,
   workerWord,
 } from "./layout.ts";
@@ -86,7 +83,6 @@ export class JobRunner {
   readonly #slotBytes: number;
   /** `RUNNING | owner` and `DONE | owner` claim and finish our slots. */
   readonly #owner: number;
-  readonly #inFlightWord: number;
   readonly #completedWord: number;
   readonly #failedWord: number;
 
@@ -97,6 +93,7 @@ export class JobRunner {
     tracker: Tracker,
     memory: PoolMemory,
     index: number,
+    id: number,
   ) {
     this.#port = port;
     this.#module = module;
@@ -106,8 +103,8 @@ export class JobRunner {
     this.#control = memory.control;
     this.#data = memory.data;
     this.#slotBytes = memory.slotBytes;
-    this.#owner = (index + 1) << OWNER_SHIFT;
-    this.#inFlightWord = workerWord(index, W_IN_FLIGHT);
+    this.#owner = id << OWNER_SHIFT;
+
     this.#completedWord = workerWord(index, W_COMPLETED);
     this.#failedWord = workerWord(index, W_FAILED);
   }
@@ -129,9 +126,6 @@ export class JobRunner {
       if (seen === CANCELLED) memory.completions.push(slot);
       return;
     }
-    Atomics.sub(control, QUEUED_COUNT, 1);
-    Atomics.add(control, RUNNING_COUNT, 1);
-    Atomics.add(control, this.#inFlightWord, 1);
     const base = slot * this.#slotBytes;
     const nameLength = control[memory.slotWord(slot, S_NAME_LEN)]!;
     const name = decodeText(this.#data.subarray(base, base + nameLength));
@@ -245,8 +239,6 @@ export class JobRunner {
     const [kind, length] = encoded;
     control[memory.slotWord(slot, S_RES_KIND)] = kind | flags;
     control[memory.slotWord(slot, S_RES_LEN)] = length;
-    Atomics.sub(control, RUNNING_COUNT, 1);
-    Atomics.sub(control, this.#inFlightWord, 1);
     Atomics.add(control, threw ? FAILED_COUNT : COMPLETED_COUNT, 1);
     Atomics.add(control, threw ? this.#failedWord : this.#completedWord, 1);
     // DONE before the push: if we die in between, the main thread still

@@ -3,7 +3,8 @@
 //
 // While nothing is in flight the worker sleeps in Atomics.wait (pop). While
 // async jobs are in flight it must keep its event loop turning, so it waits
-// with popAsync and aborts that wait whenever one of its jobs settles.
+// with waitForValueAsync (and pops in the next pump) and aborts that wait
+// whenever one of its jobs settles.
 //
 // Jobs are started only from pump(), which runs in a setImmediate callback:
 // measured on Deno 2.9, a worker that hits its heap limit inside a promise
@@ -27,9 +28,25 @@ export interface Taker {
   take(slot: number): void;
 }
 
+/**
+ * Where a worker notes, in each slot it pops, that it took it (S_TAKER of
+ * layout.ts): `words[base + stride * slot] = id`. The main thread pushes a
+ * slot again that a worker popped and died before claiming.
+ */
+export interface TakerWords {
+  words: Int32Array;
+  base: number;
+  stride: number;
+  id: number;
+}
+
 /** Pops jobs for one worker until the job ring is closed and drained. */
 export class WorkerLoop implements Tracker {
   readonly #jobs: RingBuffer;
+  readonly #takerWords: Int32Array;
+  readonly #takerBase: number;
+  readonly #takerStride: number;
+  readonly #id: number;
   readonly #concurrency: number;
   readonly #onStop: () => void;
   #taker: Taker | undefined;
@@ -37,9 +54,7 @@ export class WorkerLoop implements Tracker {
   #inFlight = 0;
   #pumpScheduled = false;
   #popPending = false;
-  /** A slot popAsync took, to be taken by the next pump. */
-  #popped: number | undefined;
-  /** Aborts a pending popAsync so the loop re-evaluates after a job settles. */
+  /** Aborts a pending wait so the loop re-evaluates after a job settles. */
   #popAbort: AbortController | undefined;
   #stopping = false;
 
@@ -47,9 +62,19 @@ export class WorkerLoop implements Tracker {
    * @param jobs The job ring.
    * @param concurrency Jobs in flight at most.
    * @param onStop Called once the ring is closed and drained, nothing in flight.
+   * @param taker Where to note the slots it pops.
    */
-  constructor(jobs: RingBuffer, concurrency: number, onStop: () => void) {
+  constructor(
+    jobs: RingBuffer,
+    concurrency: number,
+    onStop: () => void,
+    taker: TakerWords,
+  ) {
     this.#jobs = jobs;
+    this.#takerWords = taker.words;
+    this.#takerBase = taker.base;
+    this.#takerStride = taker.stride;
+    this.#id = taker.id;
     this.#concurrency = concurrency;
     this.#onStop = onStop;
   }
@@ -86,16 +111,17 @@ export class WorkerLoop implements Tracker {
     this.#pumpScheduled = false;
     const taker = this.#taker!;
     const jobs = this.#jobs;
-    if (this.#popped !== undefined) {
-      const slot = this.#popped;
-      this.#popped = undefined;
-      taker.take(slot);
-    }
     for (let budget = SYNC_BATCH; budget > 0; budget--) {
       if (this.#inFlight === 0) {
         // Nothing in flight: sleeping in Atomics.wait costs no event loop.
         const slot = jobs.pop(IDLE_WAIT_MS);
         if (slot !== undefined) {
+          // No call between the pop and this store (see TakerWords).
+          Atomics.store(
+            this.#takerWords,
+            this.#takerBase + this.#takerStride * slot,
+            this.#id,
+          );
           taker.take(slot);
           continue;
         }
@@ -106,27 +132,30 @@ export class WorkerLoop implements Tracker {
       if (this.#inFlight >= this.#concurrency || this.#popPending) return; // a settle reschedules
       const slot = jobs.tryPop();
       if (slot !== undefined) {
+        Atomics.store(
+          this.#takerWords,
+          this.#takerBase + this.#takerStride * slot,
+          this.#id,
+        );
         taker.take(slot);
         continue;
       }
       if (this.#drained()) return; // the last settle calls pump again, then stop
-      this.#popAsync();
+      this.#waitAsync();
       return;
     }
     this.#schedule();
   };
 
   /**
-   * Waits without blocking; a settling job aborts this wait, and popAsync
-   * takes no slot after its signal aborted.
+   * Waits without blocking for a slot id, which the next pump pops: it takes
+   * none itself, so every pop is a synchronous one followed at once by its
+   * note in the taking word. A settling job aborts this wait.
    */
-  #popAsync(): void {
+  #waitAsync(): void {
     this.#popPending = true;
     this.#popAbort = new AbortController();
-    this.#jobs.popAsync({ signal: this.#popAbort.signal }).then(
-      (slot) => {
-        this.#popped = slot;
-      },
+    this.#jobs.waitForValueAsync({ signal: this.#popAbort.signal }).catch(
       () => {},
     ).finally(() => {
       this.#popPending = false;
