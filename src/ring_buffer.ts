@@ -90,6 +90,27 @@ const onMainThread: boolean = isMainThread &&
   typeof (globalThis as { WorkerGlobalScope?: unknown }).WorkerGlobalScope ===
     "undefined";
 
+/** A rejection for popAsync-like calls with bad options or an aborted signal. */
+function refusal(
+  method: string,
+  options: PopAsyncOptions,
+): Promise<never> | undefined {
+  try {
+    checkTimeout(method, options.timeoutMs ?? Infinity);
+    options.signal?.throwIfAborted();
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  return undefined;
+}
+
+/** Whether the value at the tail is published (a pop would take it now). */
+function published(words: Int32Array, mask: number): boolean {
+  const position = Atomics.load(words, TAIL);
+  const cell = CELLS + 2 * (position & mask);
+  return Atomics.load(words, cell) === ((position + 1) | 0);
+}
+
 /**
  * A bounded, lock-free, multi-producer multi-consumer queue of integers
  * (`0` … `2^31 - 1`) in a `SharedArrayBuffer`.
@@ -516,12 +537,8 @@ export class RingBuffer {
    */
   popAsync(options: PopAsyncOptions = {}): Promise<number | undefined> {
     const { signal, timeoutMs = Infinity } = options;
-    try {
-      checkTimeout("popAsync", timeoutMs);
-      signal?.throwIfAborted();
-    } catch (error) {
-      return Promise.reject(error);
-    }
+    const refused = refusal("popAsync", options);
+    if (refused !== undefined) return refused;
     const value = this.tryPop();
     if (value !== undefined || timeoutMs === 0) {
       return Promise.resolve(value);
@@ -556,25 +573,13 @@ export class RingBuffer {
    */
   waitForValueAsync(options: PopAsyncOptions = {}): Promise<boolean> {
     const { signal, timeoutMs = Infinity } = options;
-    try {
-      checkTimeout("waitForValueAsync", timeoutMs);
-      signal?.throwIfAborted();
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    const there = this.#published();
+    const refused = refusal("waitForValueAsync", options);
+    if (refused !== undefined) return refused;
+    const there = published(this.#words, this.#mask);
     if (there || timeoutMs === 0) return Promise.resolve(there);
     return this.#waitAsync(signal, timeoutMs, false).then((value) =>
       value !== undefined
     );
-  }
-
-  /** Whether the value at the tail is published (a pop would take it now). */
-  #published(): boolean {
-    const words = this.#words;
-    const position = Atomics.load(words, TAIL);
-    const cell = CELLS + 2 * (position & this.#mask);
-    return Atomics.load(words, cell) === ((position + 1) | 0);
   }
 
   /**
@@ -610,7 +615,7 @@ export class RingBuffer {
           if (take) {
             const value = this.tryPop();
             if (value !== undefined) return value;
-          } else if (this.#published()) return 0;
+          } else if (published(words, this.#mask)) return 0;
           if (timedOut || this.#drained()) return undefined;
           const waiting = Atomics.waitAsync(words, ITEM_EPOCH, epoch);
           if (waiting.async) {
