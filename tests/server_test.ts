@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { type PoolServer, serve, type ServeOptions } from "../src/server.ts";
 import { defaultWorkers } from "../src/_server/settings.ts";
-import { assertNoLiveWorkers, waitFor } from "./_helpers.ts";
+import { assertNoLiveWorkers, waitFor, within } from "./_helpers.ts";
 import { COMPAT_CASES } from "./fixtures/handlers/compat_cases.ts";
 
 const BEHAVIOURS = new URL(
@@ -562,6 +562,13 @@ for (
       const after = JSON.parse((await text(server, "/who")).body).started;
       assert.notEqual(after, before, "a new worker serves");
       assert.equal(await Deno.readTextFile(log), "dying\n", "never run twice");
+      // The replacement claims under a new id: info.completed still reaches it.
+      let resolved = 0;
+      for (let i = 0; i < 200 && resolved === 0; i++) {
+        resolved = JSON.parse((await text(server, "/completed")).body).resolved;
+        if (resolved === 0) await new Promise((r) => setTimeout(r, 10));
+      }
+      assert.ok(resolved >= 1, "info.completed resolved on the replacement");
     } finally {
       await server.shutdown();
       await Deno.remove(log);
@@ -643,6 +650,40 @@ Deno.test("serve()'s default pool is one worker per core and one more, at least 
       defaultWorkers(navigator.hardwareConcurrency),
     );
     assert.equal((await text(server, "/hello")).status, 200);
+  } finally {
+    await server.shutdown();
+  }
+  assertNoLiveWorkers();
+});
+
+Deno.test("serve() answers 502 at once for a request claimed by a thread that has exited", async () => {
+  // Deno emits a worker's exit within terminate() and the thread may run on
+  // for a moment: a claim it makes then names a thread that is gone. Before
+  // claims named positions, that request looked like its replacement's: it
+  // waited for requestTimeout, then the replacement was terminated too.
+  const server = await start({
+    handler: new URL("./fixtures/handlers/late_claim.ts", import.meta.url),
+    requestTimeout: 60_000,
+  });
+  try {
+    const steal = text(server, "/steal");
+    // Sent once /steal runs, so its ticket is the one the handler pops.
+    await waitFor(
+      () => server.stats().workers[0]!.inFlight === 1,
+      "/steal running",
+    );
+    const victim = text(server, "/victim");
+    assert.equal(
+      (await within(20_000, "/steal answering", steal)).body,
+      "stole",
+    );
+    assert.equal(
+      (await within(20_000, "/victim answering", victim)).status,
+      502,
+    );
+    const after = await text(server, "/next");
+    assert.equal(after.body, "ok");
+    assert.equal(server.stats().workers[0]!.state, "ready");
   } finally {
     await server.shutdown();
   }

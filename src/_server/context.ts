@@ -119,13 +119,21 @@ export function closing(ctx: ServerContext): boolean {
       ctx.taken >= ctx.settings.maxRequests);
 }
 
+/** The live worker that claimed `slot`, if one did and still runs. */
+export function ownerWorker(
+  ctx: ServerContext,
+  slot: Slot,
+): ServerWorker | undefined {
+  const id = ownerOf(ctx.words, slot.word);
+  return id === 0 ? undefined : ctx.workers.byId(id);
+}
+
 /** Sends `type` for `slot` to the worker that owns it, if one does. */
 export function tellOwner(ctx: ServerContext, slot: Slot, type: number): void {
-  const owner = ownerOf(ctx.words, slot.word);
-  const worker = ctx.workers.at(owner - 1);
+  const worker = ownerWorker(ctx, slot);
   if (worker === undefined) return;
   // Inboxes are sized for every event a worker's slots can have pending.
   if (!worker.data.inbox.tryPush(inboxEvent(slot.id, slot.ticket, type))) {
-    console.error(`ringpool: worker ${owner}'s inbox overflowed`);
+    console.error(`ringpool: worker ${worker.index + 1}'s inbox overflowed`);
   }
 }

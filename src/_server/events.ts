@@ -1,7 +1,7 @@
 // Collecting what workers send through the event ring: main's loop sleeps
 // on the main bell (never blocking: Atomics.waitAsync) and each event moves
 // its slot along (./slots.ts draws the states).
-import type { ServerContext } from "./context.ts";
+import { ownerWorker, type ServerContext } from "./context.ts";
 import type { Slot } from "./slots.ts";
 import {
   C_STREAM,
@@ -12,7 +12,6 @@ import {
   EV_RESPONSE_STREAM,
   EV_UPGRADE,
   eventSlot,
-  ownerOf,
 } from "./wire.ts";
 
 /** Takes events off the event ring and hands each to its part. */
@@ -75,7 +74,7 @@ export class EventCollector {
   #upgrade(slot: Slot): void {
     if (slot.state !== "dispatched") return;
     const ctx = this.#ctx;
-    const worker = ctx.workers.at(ownerOf(ctx.words, slot.word) - 1);
+    const worker = ownerWorker(ctx, slot);
     if (worker === undefined) return;
     ctx.sockets.upgrade(slot, worker, ctx.words[slot.word + C_STREAM]!);
   }
@@ -84,7 +83,7 @@ export class EventCollector {
   #detach(slot: Slot): void {
     if (slot.state !== "dispatched") return;
     const ctx = this.#ctx;
-    const worker = ctx.workers.at(ownerOf(ctx.words, slot.word) - 1);
+    const worker = ownerWorker(ctx, slot);
     if (worker === undefined) return;
     ctx.streams.adopt(
       slot,

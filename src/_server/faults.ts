@@ -1,7 +1,12 @@
 // Faults: giving up on a request (timeout, client gone, invalid response,
 // shutdown), the sweep that enforces requestTimeout and notices clients
 // that leave, and reclaiming the requests of a worker that exited.
-import { type ServerContext, type ServerWorker, tellOwner } from "./context.ts";
+import {
+  ownerWorker,
+  type ServerContext,
+  type ServerWorker,
+  tellOwner,
+} from "./context.ts";
 import type { Slot } from "./slots.ts";
 import {
   C_CLAIM,
@@ -83,7 +88,15 @@ export class Faults {
     // A worker that has not let go of an aborted request by then is stuck
     // in synchronous code: only terminating it frees the thread.
     const grace = Math.min(Math.max(timeout / 2, 100), 1000);
-    for (const slot of ctx.slots.busy) {
+    for (const slot of [...ctx.slots.busy]) {
+      const owner = ownerOf(ctx.words, slot.word);
+      if (owner !== 0 && ctx.workers.byId(owner) === undefined) {
+        // Claimed by a thread that had exited: Deno emits a worker's exit
+        // within terminate(), and the thread may run on for a moment, past
+        // reclaim(); its claim names it, not its replacement.
+        this.#orphaned(slot);
+        continue;
+      }
       if (slot.state === "aborted") {
         if (!slot.terminateSent && now - slot.abortedAt > grace) {
           this.#terminateOwner(slot);
@@ -120,11 +133,7 @@ export class Faults {
         ctx.releaser.release(slot);
         continue;
       }
-      if (ownerOf(ctx.words, slot.word) !== worker.index + 1) continue;
-      ctx.responder.respond(slot, ctx.responder.plain(502, "Bad Gateway"));
-      slot.state = "aborted";
-      slot.feed?.cancel();
-      ctx.releaser.release(slot);
+      if (ownerOf(ctx.words, slot.word) === worker.id) this.#orphaned(slot);
     }
     ctx.streams.reclaim(worker);
     ctx.sockets.reclaim(worker);
@@ -145,14 +154,24 @@ export class Faults {
     if (signal.aborted) this.abort(slot, "client");
   }
 
+  /** The slot's worker has exited: 502 if unanswered, and the slot is free. */
+  #orphaned(slot: Slot): void {
+    const ctx = this.#ctx;
+    ctx.responder.respond(slot, ctx.responder.plain(502, "Bad Gateway"));
+    slot.state = "aborted";
+    slot.feed?.cancel();
+    ctx.releaser.release(slot);
+  }
+
   #terminateOwner(slot: Slot): void {
-    const owner = ownerOf(this.#ctx.words, slot.word);
-    const worker = this.#ctx.workers.at(owner - 1);
+    const worker = ownerWorker(this.#ctx, slot);
     if (worker === undefined) return;
     slot.terminateSent = true;
     worker.data.stuck = true;
     console.error(
-      `ringpool: worker ${owner} did not let go of a request it was told to abort; terminating it`,
+      `ringpool: worker ${
+        worker.index + 1
+      } did not let go of a request it was told to abort; terminating it`,
     );
     this.#ctx.workers.terminate(worker);
   }

@@ -39,13 +39,13 @@ export class Releaser {
     if (slot.directedTo !== undefined) slot.directedTo.data.upgrading--;
     const handlerUs = ctx.words[slot.word + C_HANDLER_US]!;
     ctx.slots.release(slot);
-    // Taken back: 0, the claim's -workerId gone (0 if it was cancelled).
+    // Taken back: 0, the claim's -id gone (0 if it was cancelled).
     const owner = -Atomics.exchange(ctx.words, slot.word + C_CLAIM, 0);
     ctx.completed++;
     // A detached request hears of info.completed over the channel.
     if (!detached && ctx.words[slot.word + C_WANTS_COMPLETED] === 1) {
       slot.state = "completing";
-      this.#reportCompletion(slot, job, ctx.workers.at(owner - 1));
+      this.#reportCompletion(slot, job, ctx.workers.byId(owner));
     } else {
       this.reuse(slot);
     }

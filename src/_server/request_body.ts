@@ -38,7 +38,7 @@ export class RequestBodies {
     if (
       slot === undefined || job?.body === undefined ||
       slot.ticket !== message.ticket || slot.state !== "dispatched" ||
-      ownerOf(this.#ctx.words, slot.word) !== worker.index + 1
+      ownerOf(this.#ctx.words, slot.word) !== worker.id
     ) return; // given up on meanwhile: the worker hears IN_ABORT instead
     const body = ownBuffer(job.body);
     job.body = undefined;

@@ -5,7 +5,12 @@
 import { copyOut } from "../_common/bytes.ts";
 import { renderMetrics } from "./metrics.ts";
 import { HeadDecoder, parseHead, type ResponseHead } from "./head.ts";
-import { closing, type ServerContext, type ServerWorker } from "./context.ts";
+import {
+  closing,
+  ownerWorker,
+  type ServerContext,
+  type ServerWorker,
+} from "./context.ts";
 import type { Detached } from "./detached.ts";
 import type { WorkerItem } from "./channel.ts";
 import type { ResponseStream } from "./response_stream.ts";
@@ -99,7 +104,7 @@ export class Responder {
     const slot = ctx.slots.all[message.slot];
     if (
       slot?.job === undefined ||
-      ownerOf(ctx.words, slot.word) !== worker.index + 1
+      ownerOf(ctx.words, slot.word) !== worker.id
     ) return;
     // Ring events the worker sent before come first.
     ctx.collector.collect();
@@ -127,7 +132,7 @@ export class Responder {
     if (head === undefined) return;
     const ctx = this.#ctx;
     const { bytes, words } = ctx;
-    const worker = ctx.workers.at(ownerOf(words, slot.word) - 1);
+    const worker = ownerWorker(ctx, slot);
     if (worker === undefined) return;
     const area = slot.offset + RES_AREA;
     const first = copyOut(

@@ -137,10 +137,12 @@ export const SLOT_BYTES = RES_AREA + RES_BYTES;
 
 // Slot control words (Int32 index from the slot's first word).
 /**
- * Who has the slot: the ticket (> 0) while it is queued, `-workerId` once
- * that worker's CAS claimed it (so the claim records its owner in the same
- * step: no worker can die owning a slot main cannot name), 0 once main
- * cancelled it or took it back at the release.
+ * Who has the slot: the ticket (> 0) while it is queued, `-id` once that
+ * worker's CAS claimed it, `id` being its WorkerSet member id, unique per
+ * started thread (so the claim records its owner in the same step: no
+ * worker can die owning a slot main cannot name, and a thread that runs on
+ * after its exit is not taken for its replacement), 0 once main cancelled
+ * it or took it back at the release.
  */
 export const C_CLAIM = 0;
 /** F_* bits, written by main. */
@@ -302,7 +304,7 @@ export function eventIsFor(event: number, ticket: number): boolean {
     ((ticket >>> SLOT_BITS) & EVENT_GEN_MASK);
 }
 
-/** The id of the worker that claimed the slot at word `word`, or 0. */
+/** The claim id (the WorkerSet member id) of the worker that claimed the slot at word `word`, or 0. */
 export function ownerOf(words: Int32Array, word: number): number {
   const claim = Atomics.load(words, word + C_CLAIM);
   return claim < 0 ? -claim : 0;

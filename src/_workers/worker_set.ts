@@ -153,6 +153,14 @@ export class WorkerSet<T> {
     return this.#members[index];
   }
 
+  /** The live member whose id is `id`: none once that thread has exited. */
+  byId(id: number): Member<T> | undefined {
+    for (const member of this.#members) {
+      if (member?.id === id && member.state !== "exited") return member;
+    }
+    return undefined;
+  }
+
   /** Every current member, by position. */
   members(): Member<T>[] {
     return this.#members.filter((member) => member !== undefined);

@@ -37,6 +37,12 @@ export class WorkerContext {
   readonly data: WorkerData & SupervisionData;
   /** The public worker id: position + 1. */
   readonly workerId: number;
+  /**
+   * What this worker's claims store (negated) in a slot's CLAIM: its id,
+   * unique per started thread, so main never takes a claim of a thread that
+   * was terminated for one of its replacement at the same position.
+   */
+  readonly claimId: number;
   readonly bytes: Uint8Array;
   readonly words: Int32Array;
   readonly requests: RingBuffer;
@@ -68,6 +74,7 @@ export class WorkerContext {
   constructor(data = workerData as WorkerData & SupervisionData) {
     this.data = data;
     this.workerId = data.index + 1;
+    this.claimId = data.id;
     this.bytes = new Uint8Array(data.control);
     this.words = new Int32Array(data.control);
     this.requests = RingBuffer.from(data.requests);

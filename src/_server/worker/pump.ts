@@ -172,7 +172,7 @@ export class Pump {
     // rejects stale tickets (a request runs at most once), and names us
     // the owner in the same step.
     if (
-      Atomics.compareExchange(words, word + C_CLAIM, ticket, -ctx.workerId) !==
+      Atomics.compareExchange(words, word + C_CLAIM, ticket, -ctx.claimId) !==
         ticket
     ) return undefined;
     if (popped) Atomics.add(words, W_CLAIMED, 1);
