@@ -187,9 +187,10 @@ export function checkTargets(result: HttpBenchResult): TargetCheck[] {
 /** Idle RSS per ringpool worker, estimated as (RSS with the default N workers − RSS with 1) / (N − 1). */
 export function idleRssPerWorker(result: HttpBenchResult): number {
   const one = result.contenders.find((c) => c.id === "ringpool-1");
-  const four = result.contenders.find((c) => c.id === "ringpool-default");
-  if (!one?.available || !four?.available) return NaN;
-  return (four.idleRss.median - one.idleRss.median) / (defaultWorkers() - 1);
+  const defaults = result.contenders.find((c) => c.id === "ringpool-default");
+  if (!one?.available || !defaults?.available) return NaN;
+  return (defaults.idleRss.median - one.idleRss.median) /
+    (defaultWorkers() - 1);
 }
 
 /** The HTTP part of RESULTS.md (also what `deno task bench:http` prints). */

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import type { Worker } from "node:worker_threads";
 import { RING_VALUE_MAX, RingBuffer, RingClosedError } from "../mod.ts";
 import { spawnWorker } from "../src/_workers/live.ts";
-import { assertNoLiveWorkers } from "./_helpers.ts";
+import { assertNoLiveWorkers, within } from "./_helpers.ts";
 import type { RingWorkerJob, RingWorkerResult } from "./fixtures/ring_jobs.ts";
 import { ITEM_SPAN, SLOT_WORDS } from "./fixtures/ring_jobs.ts";
 
@@ -236,9 +236,14 @@ Deno.test("waitForValueAsync() resolves true once a value is there and takes non
   assert.equal(ring.tryPop(), 4);
   assert.equal(await ring.waitForValueAsync({ timeoutMs: 0 }), false);
   assert.equal(await ring.waitForValueAsync({ timeoutMs: 20 }), false);
-  const closing = ring.waitForValueAsync({ timeoutMs: 10_000 });
+  // close() must wake it: well before its own timeout could end it.
+  const closing = ring.waitForValueAsync({ timeoutMs: 60_000 });
   ring.close();
-  assert.equal(await closing, false, "closed and drained");
+  assert.equal(
+    await within(20_000, "close() waking the wait", closing),
+    false,
+    "closed and drained",
+  );
   await assert.rejects(
     ring.waitForValueAsync({ signal: AbortSignal.abort("no") }),
     (error: unknown) => error === "no",

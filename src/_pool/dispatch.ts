@@ -248,11 +248,8 @@ function abort(state: PoolState, slot: number, job: Job): void {
   }
   if ((seen & STATE_MASK) === RUNNING) {
     // A running job cannot be interrupted: replace its worker.
-    const owner = seen >>> OWNER_SHIFT;
-    const member = state.workers.members().find((m) => m.id === owner);
-    if (member !== undefined && member.state !== "exited") {
-      state.workers.terminate(member);
-    }
+    const member = state.workers.byId(seen >>> OWNER_SHIFT);
+    if (member !== undefined) state.workers.terminate(member);
   }
   // DONE: the result is in the slot; the completion loop frees it and drops it.
 }

@@ -42,6 +42,7 @@ export interface PoolCounters {
 export function readCounters(state: PoolState): PoolCounters {
   const { control } = state.memory;
   let queued = 0;
+  let runningTotal = 0;
   const running = new Map<number, number>();
   for (let slot = 0; slot < state.settings.slots; slot++) {
     const seen = Atomics.load(control, state.memory.slotWord(slot, S_STATE));
@@ -50,11 +51,10 @@ export function readCounters(state: PoolState): PoolCounters {
     else if (slotState === RUNNING) {
       const owner = seen >>> OWNER_SHIFT;
       running.set(owner, (running.get(owner) ?? 0) + 1);
+      runningTotal++;
     }
   }
   const workers: WorkerCounters[] = [];
-  let runningTotal = 0;
-  for (const count of running.values()) runningTotal += count;
   for (let index = 0; index < state.settings.size; index++) {
     const id = Atomics.load(control, workerWord(index, W_ID));
     const inFlight = running.get(id) ?? 0;

@@ -104,7 +104,6 @@ export class JobRunner {
     this.#data = memory.data;
     this.#slotBytes = memory.slotBytes;
     this.#owner = id << OWNER_SHIFT;
-
     this.#completedWord = workerWord(index, W_COMPLETED);
     this.#failedWord = workerWord(index, W_FAILED);
   }

@@ -150,7 +150,7 @@ export class WorkerLoop implements Tracker {
   /**
    * Waits without blocking for a slot id, which the next pump pops: it takes
    * none itself, so every pop is a synchronous one followed at once by its
-   * note in the taking word. A settling job aborts this wait.
+   * note in its taker word. A settling job aborts this wait.
    */
   #waitAsync(): void {
     this.#popPending = true;

@@ -88,13 +88,14 @@ export class Faults {
     // A worker that has not let go of an aborted request by then is stuck
     // in synchronous code: only terminating it frees the thread.
     const grace = Math.min(Math.max(timeout / 2, 100), 1000);
-    for (const slot of [...ctx.slots.busy]) {
+    let orphans: Slot[] | undefined;
+    for (const slot of ctx.slots.busy) {
       const owner = ownerOf(ctx.words, slot.word);
       if (owner !== 0 && ctx.workers.byId(owner) === undefined) {
         // Claimed by a thread that had exited: Deno emits a worker's exit
         // within terminate(), and the thread may run on for a moment, past
         // reclaim(); its claim names it, not its replacement.
-        this.#orphaned(slot);
+        (orphans ??= []).push(slot);
         continue;
       }
       if (slot.state === "aborted") {
@@ -109,6 +110,8 @@ export class Faults {
         ) this.#watch(slot);
       }
     }
+    // Freed after the loop: releasing changes the set it walks.
+    for (const slot of orphans ?? []) this.#orphaned(slot);
     ctx.streams.sweep(now, timeout, grace);
   }
 

@@ -12,8 +12,8 @@ export const DEFAULT_CONCURRENCY = 16;
  *
  * Long requests take at most the cores (./long_requests.ts), so the extra
  * worker serves short ones while long ones hold every core; on 2 cores, 4
- * measured as well as 3 and better than 2 on the skew shapes (README,
- * Benchmarks), hence the floor. A fixed 4 left most of a bigger machine idle
+ * measured as 3 and as 2 for short requests, while with 2 slow requests
+ * queue behind each other (README, Benchmarks), hence the floor. A fixed 4 left most of a bigger machine idle
  * for CPU-bound handlers, where `deno serve --parallel` uses every core.
  */
 export function defaultWorkers(
