@@ -101,6 +101,21 @@ function taskCpuNs(pid: number, tid: number | string): number {
   return (Number(fields[11]) + Number(fields[12])) * 1e7;
 }
 
+/**
+ * The machine's CPU time so far in ticks, all of it and the part the
+ * hypervisor gave to other guests (steal: the 8th value of /proc/stat's
+ * "cpu" line); zeros where /proc/stat cannot be read.
+ */
+export function machineTicks(): { total: number; steal: number } {
+  const line = readText("/proc/stat")?.split("\n")[0] ?? "";
+  // user nice system idle iowait irq softirq steal (guest time is in user)
+  const ticks = line.trim().split(/\s+/).slice(1, 9).map(Number);
+  return {
+    total: ticks.reduce((a, b) => a + (Number.isFinite(b) ? b : 0), 0),
+    steal: ticks[7] ?? 0,
+  };
+}
+
 /** CPU time of the main thread (tid = pid) of a process, in ns. */
 export function mainThreadCpuNs(pid: number): number {
   return taskCpuNs(pid, pid);

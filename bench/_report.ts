@@ -19,12 +19,21 @@ import {
   type TargetCheck,
 } from "./_report_util.ts";
 import { renderShape, renderSsr, skewTargets } from "./_report_skew.ts";
+import { renderSteal } from "./_report_steal.ts";
 
 export type { TargetCheck };
 
 /** Options for a short run (`--quick`): one round, 1 s per workload. */
 export function quickOptions(): HttpBenchOptions {
-  return { rounds: 1, durationS: 1, skewedS: 2, fastRate: 1000, budgetS: 120 };
+  return {
+    rounds: 1,
+    durationS: 1,
+    settleS: 1,
+    warmS: 1,
+    skewedS: 2,
+    fastRate: 1000,
+    budgetS: 120,
+  };
 }
 
 /** The ringpool variant the targets are checked against: serve()'s defaults. */
@@ -278,6 +287,7 @@ export function renderHttpMarkdown(result: HttpBenchResult): string {
     }
   }
   parts.push(renderCpuBreakdown(result));
+  parts.push(renderSteal(result));
   parts.push(renderProfiles(result));
   parts.push(renderMemory(result));
   return parts.filter((p) => p !== "").join("\n\n");

@@ -82,6 +82,14 @@ export interface HttpBenchOptions {
   rounds?: number;
   /** Seconds per wrk run. @default {2} */
   durationS?: number;
+  /**
+   * Seconds of unmeasured load over the server's routes after it starts,
+   * before its first workload: every isolate compiles the code it runs, so
+   * a pool of N workers compiles it N times. @default {6}
+   */
+  settleS?: number;
+  /** Seconds of unmeasured load on the same path before each wrk run. @default {1} */
+  warmS?: number;
   /** Seconds of load in each skew shape and floor. @default {4} */
   skewedS?: number;
   /** Requests per second sent to /fast in the open-loop shapes and h2. @default {2000} */
@@ -136,6 +144,10 @@ export interface RunRecord {
   mainWaitUs?: number;
   /** Per-thread-name CPU µs per request (ringpool only). */
   threads?: Record<string, number>;
+  /** Share of the machine's CPU time the hypervisor gave to other guests during the run, percent. */
+  stealPercent?: number;
+  /** Measured a second time because the first run's steal was above STEAL_LIMIT_PERCENT; the run with less steal is kept. */
+  remeasured?: boolean;
   /**
    * /fast latency, ms: from each request's intended send time (open loop),
    * or from its actual send (wrk, h2load). `serviceP50` is from the send.

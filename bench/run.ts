@@ -13,6 +13,7 @@ import { parseArgs } from "node:util";
 import { describeMachine, type Machine } from "./_machine.ts";
 import { defaultWorkers } from "../src/_server/settings.ts";
 import { type HttpBenchResult, runHttpBench } from "./http.ts";
+import { STEAL_LIMIT_PERCENT } from "./_server.ts";
 import {
   checkTargets,
   idleRssPerWorker,
@@ -147,7 +148,16 @@ node bench/_open_loop.mjs '<json>'                                              
   measured in that same round, then summarised the same way.
 - **Throughput: wrk, closed loop, one thread** (\`-t1\`), ${http.config.connections} connections (8 for the 1 MiB echo),
   keep-alive or \`Connection: close\` (one TCP connection per request). Only req/s is taken from wrk: its latency
-  figures suffer from coordinated omission and are not reported.
+  figures suffer from coordinated omission and are not reported (the SSR mix, a closed loop by design, reports them).
+  Every contender, once started, first gets ${http.config.settleS} s of unmeasured load over its routes, and each
+  measured run follows ${http.config.warmS} s of the same load, unmeasured: every isolate compiles the code it runs,
+  and a pool of N workers compiles it N times (on hello, ringpool's V8 compiler threads took 13–18 µs per request in
+  its first seconds under load and 2–4 µs after 6 s; a single isolate settles within its first second), so a run
+  right after a cold start measures the JIT rather than the server.
+- **Steal.** On a shared VM the hypervisor gives part of the cores to other guests at times (seen here: 0–46 % of
+  a 3 s run). The harness reads steal time from \`/proc/stat\` over every measured run; a run above
+  ${STEAL_LIMIT_PERCENT} % is measured once more and the one with less steal is kept. The table "CPU taken by the
+  hypervisor" gives the figures per contender.
 - **Latency: an open-loop driver** (\`bench/_open_loop.mjs\`, Node, raw sockets): requests are sent on a fixed schedule
   (${http.config.fastRate} req/s to \`/fast\`, ~0.1 ms of work, and ${http.config.slowRate} req/s to \`/slow\`, ~40 ms), on as many
   connections as needed (up to 256), and each latency is measured from the request's *intended* send time, so a

@@ -15,6 +15,9 @@ import {
 } from "../bench/_report.ts";
 import { parseTarget, spin } from "../bench/handlers/work.mjs";
 import { percentile, spread } from "../bench/_stats.ts";
+import { renderSteal } from "../bench/_report_steal.ts";
+import { machineTicks } from "../bench/_proc.ts";
+import type { HttpBenchResult } from "../bench/_types.ts";
 import {
   createContext,
   h,
@@ -33,6 +36,8 @@ Deno.test("bench harness measures single Deno.serve on Hello and renders the rep
     workloads: ["hello-ka"],
     rounds: 1,
     durationS: 1,
+    settleS: 1,
+    warmS: 1,
     rss: false,
     installWrk: false,
     log: () => {},
@@ -48,9 +53,18 @@ Deno.test("bench harness measures single Deno.serve on Hello and renders the rep
   assert.ok(run.rps > 0, `expected some requests per second, got ${run.rps}`);
   assert.equal(run.errors, 0);
   assert.ok(run.totalCpuUs > 0, "CPU time per request was not measured");
+  assert.ok(
+    run.stealPercent !== undefined && run.stealPercent >= 0 &&
+      run.stealPercent <= 100,
+    `steal was not measured as a share: ${run.stealPercent}`,
+  );
   assert.equal(result.summary["hello-ka"]?.["deno-single"]?.ratio.median, 1);
   const markdown = renderHttpMarkdown(result);
   assert.match(markdown, /### Hello, keep-alive/);
+  assert.match(
+    markdown,
+    /### CPU taken by the hypervisor during the runs[\s\S]*\| Deno\.serve \(1 isolate\) \| 1 \|/,
+  );
   assert.match(markdown, /Deno\.serve \(1 isolate\) \| [\d,]+ \(/);
   const svg = renderSvg(result);
   assert.match(svg, /^<svg [^>]*xmlns="http:\/\/www\.w3\.org\/2000\/svg"/);
@@ -322,4 +336,32 @@ Deno.test("bench statistics give the median, range and nearest-rank percentile",
   assert.equal(percentile(sorted, 50), 500);
   assert.equal(percentile(sorted, 99.9), 999);
   assert.equal(percentile(sorted, 100), 1000);
+});
+
+Deno.test("bench report counts the runs measured again for steal and those still above the limit", () => {
+  const base = {
+    round: 0,
+    workload: "hello-ka",
+    rps: 1,
+    errors: 0,
+    mainCpuUs: 1,
+    totalCpuUs: 1,
+  };
+  const text = renderSteal({
+    contenders: [{ id: "a", label: "A" }, { id: "b", label: "B" }],
+    runs: [
+      { ...base, contender: "a", stealPercent: 2 },
+      { ...base, contender: "a", stealPercent: 4, remeasured: true },
+      { ...base, contender: "a", stealPercent: 30, remeasured: true },
+      { ...base, contender: "b", stealPercent: 0 },
+    ],
+  } as unknown as HttpBenchResult);
+  assert.match(text, /\| A +\| 3 +\| 4\.0 +\| 30\.0 +\| 2 +\| 1 +\|/);
+  assert.match(text, /\| B +\| 1 +\| 0\.0 +\| 0\.0 +\| 0 +\| 0 +\|/);
+});
+
+Deno.test("machineTicks reads steal as a part of the machine's CPU time", () => {
+  const ticks = machineTicks();
+  assert.ok(ticks.total > 0, "no CPU time read from /proc/stat");
+  assert.ok(ticks.steal >= 0 && ticks.steal <= ticks.total);
 });

@@ -1,7 +1,7 @@
 // The closed-loop workloads (wrk, one thread): trivial, CPU-bound, large
 // bodies, and the server-side rendering mix.
 import { cpuMark, cpuSince } from "../_server.ts";
-import type { Figures } from "../_types.ts";
+import type { Figures, ServerKind } from "../_types.ts";
 import { runWrk, type WrkOptions } from "../_wrk.ts";
 import { ms, type WorkloadContext } from "./context.ts";
 
@@ -19,6 +19,32 @@ export function ssrPaths(): string[] {
 /** Connections of the SSR mix (issue 12 §2). */
 export const SSR_CONNECTIONS = 16;
 
+/**
+ * Loads a freshly started server over its routes for `config.settleS`
+ * seconds, measuring nothing, so that what follows sees every isolate's JIT
+ * in its steady state: on hello, ringpool's V8 compiler threads took 13-18
+ * µs per request in its first seconds under load and 2-4 µs after 6 s,
+ * while a single isolate settles within its first second.
+ */
+export async function settle(
+  ctx: Pick<WorkloadContext, "running" | "cal" | "config">,
+  kind: ServerKind,
+): Promise<void> {
+  const { running, cal, config } = ctx;
+  // The HTTP/2 shape's server answers h2 only, which wrk cannot drive;
+  // the shape has its own floor, measured on that same server.
+  if (config.settleS <= 0 || kind === "h2") return;
+  const paths = kind === "ssr"
+    ? ssrPaths()
+    : ["/hello", `/fast?n=${cal.fastIters}`, "/64k", `/cpu?n=${cal.cpuIters}`];
+  await runWrk({
+    url: running.base + paths[0],
+    paths,
+    connections: config.connections,
+    durationS: config.settleS,
+  });
+}
+
 /** One wrk run against the contender, with its CPU per request. */
 export async function wrk(
   ctx: WorkloadContext,
@@ -31,14 +57,18 @@ export async function wrk(
   const { running, config } = ctx;
   const pid = running.proc.pid;
   const perThread = ctx.contender.ringpool;
-  const before = cpuMark(pid, perThread);
   const { path, ...rest } = options;
-  const r = await runWrk({
-    ...rest,
-    url: running.base + path,
-    connections: options.connections ?? config.connections,
-    durationS: options.durationS ?? config.durationS,
-  });
+  const run = (durationS: number) =>
+    runWrk({
+      ...rest,
+      url: running.base + path,
+      connections: options.connections ?? config.connections,
+      durationS,
+    });
+  // Not measured: the same load first, for the code only this path runs.
+  if (config.warmS > 0) await run(config.warmS);
+  const before = cpuMark(pid, perThread);
+  const r = await run(options.durationS ?? config.durationS);
   if (r.requests === 0) {
     // wrk only counts a timeout after 5 s; a run with no answer at all is
     // a hung server, not "0 req/s, 0 errors".
