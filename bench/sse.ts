@@ -3,7 +3,7 @@
  * answering short requests while many long-lived streams are open?
  *
  * For each contender — ringpool's `serve()` with its default settings
- * (4 workers × concurrency 16 = 64 request slots), single-isolate
+ * (cores + 1 workers × concurrency 16: 48 request slots on 2 cores), single-isolate
  * `deno serve` and `deno serve --parallel` (2 isolates), all serving
  * `bench/handlers/sse.ts` — the run:
  *

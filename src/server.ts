@@ -42,11 +42,10 @@ export interface ServeOptions {
    * adaptive one, which starts with `min` workers, doubles them (up to
    * `max`) each time requests have waited in the queue for `growAfter` ms,
    * and retires one that has idled for `shrinkAfter` ms (down to `min`).
-   * The default is one per core and one more, at least 4 (at most 256), so
-   * long requests, which take at most the cores, leave a worker for short
-   * ones.
+   * The default is one per core and one more (at most 256), so long
+   * requests, which take at most the cores, leave a worker for short ones.
    *
-   * @default {Math.max(4, navigator.hardwareConcurrency + 1)}
+   * @default {navigator.hardwareConcurrency + 1}
    */
   workers?: number | AdaptiveWorkers;
   /**

@@ -9,7 +9,7 @@ const BEHAVIOURS = new URL(
   "./fixtures/handlers/behaviours.ts",
   import.meta.url,
 );
-/** More streams than the default slots (4 workers x concurrency 16). */
+/** More streams than the default slots (cores + 1 workers x concurrency 16: 48 on 2 cores). */
 const STREAMS = 80;
 
 function start(options: Partial<ServeOptions> = {}): Promise<PoolServer> {

@@ -119,12 +119,13 @@ export const CONTENDERS: Contender[] = [
       ],
     }),
   },
-  // 4 workers are the defaults below on 2 cores.
-  ...[1, 2, 3].map((n) =>
+  // Other sizes for context (4: the default before 2026-12-02 on 2 cores);
+  // the size the defaults below give is left out.
+  ...[1, 2, 3, 4].filter((n) => n !== defaultWorkers()).map((n) =>
     ringpool(`ringpool-${n}`, `ringpool (${n})`, n, ["--workers", String(n)])
   ),
-  // serve()'s defaults, as a new user gets them: cores + 1 (at least 4)
-  // workers, concurrency 16.
+  // serve()'s defaults, as a new user gets them: cores + 1 workers,
+  // concurrency 16.
   ringpool(
     "ringpool-default",
     `ringpool (defaults: ${defaultWorkers()} × 16)`,

@@ -1,7 +1,8 @@
 // Contender: ringpool's `serve()`. Usage:
 //   deno run -A ringpool.ts PORT [--workers N] [--concurrency N]
 //     [--max-body-size BYTES] [--handler MODULE] [--static DIR]
-// Options left out stay at serve()'s defaults (4 workers, concurrency 16);
+// Options left out stay at serve()'s defaults (cores + 1 workers,
+// concurrency 16);
 // MODULE defaults to ../handlers/handler.ts; --static DIR serves DIR under
 // /static/ from the main thread. Exits with status 3 and a message on
 // stderr when `serve()` is unavailable, so the harness can report that.

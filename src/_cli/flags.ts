@@ -142,7 +142,7 @@ GET /sleep the same page after 5 seconds, anything else a 404 page.
 Options:
   --hostname HOST         address to listen on (default 0.0.0.0; demo 127.0.0.1)
   --port N                port to listen on, 0 for any free one (default 8000; demo 7878)
-  --workers N             worker threads (default: cores + 1, at least 4; demo 4)
+  --workers N             worker threads (default: cores + 1; demo 4)
   --max-workers N         an adaptive pool: from --workers (here default 1) up to N
   --max-requests-per-worker N  replace a worker after N requests (default off)
   --max-worker-memory MIB replace a worker whose heap reaches MIB (default off)

@@ -8,18 +8,18 @@ export const DEFAULT_CONCURRENCY = 16;
 
 /**
  * The default `workers` on a machine with `cores` cores: one per core and one
- * more, at least 4, at most what the slots allow at the default concurrency.
+ * more, at most what the slots allow at the default concurrency.
  *
  * Long requests take at most the cores (./long_requests.ts), so the extra
- * worker serves short ones while long ones hold every core; on 2 cores, 4
- * measured as 3 and as 2 for short requests, while with 2 slow requests
- * queue behind each other (README, Benchmarks), hence the floor. A fixed 4 left most of a bigger machine idle
- * for CPU-bound handlers, where `deno serve --parallel` uses every core.
+ * worker serves short ones while long ones hold every core. More workers
+ * than that only share the cores: on 2 cores, 4 workers rendered SSR pages
+ * at 0.78x the rate of 3 with 1.3x the p99, and tied with 3 on the skew
+ * shapes (README, Benchmarks); 2 make slow requests queue behind each other.
  */
 export function defaultWorkers(
   cores: number = navigator.hardwareConcurrency,
 ): number {
-  return Math.min(Math.max(4, cores + 1), MAX_SLOTS / DEFAULT_CONCURRENCY);
+  return Math.min(Math.max(1, cores) + 1, MAX_SLOTS / DEFAULT_CONCURRENCY);
 }
 
 /** Heap limits of each worker (`node:worker_threads` `resourceLimits`). */
