@@ -131,7 +131,7 @@ deno run -A bench/contenders/deno_single.ts PORT                                
 DENO_JOBS=2 deno serve -A --parallel --host 127.0.0.1 --port PORT bench/handlers/handler.ts
 WORKERS=2 PORT=PORT node bench/handlers/node_cluster.mjs                            # Node cluster + node:http
 deno run -A bench/contenders/postmessage_pool.ts PORT 2                             # Deno.serve + postMessage workers
-deno run -A bench/contenders/ringpool.ts PORT [--workers N]                         # ringpool serve(): defaults, N = 1, 2, 3
+deno run -A bench/contenders/ringpool.ts PORT [--workers N]                         # ringpool serve(): defaults, N = 1-4 but the default's
 wrk -t1 -c${http.config.connections} -d${http.config.durationS}s --timeout 5s -s <generated report.lua> URL   # throughput
 node bench/_open_loop.mjs '<json>'                                                  # open-loop latency (skewed mix)
 \`\`\`
@@ -151,9 +151,12 @@ node bench/_open_loop.mjs '<json>'                                              
   figures suffer from coordinated omission and are not reported (the SSR mix, a closed loop by design, reports them).
   Every contender, once started, first gets ${http.config.settleS} s of unmeasured load over its routes, and each
   measured run follows ${http.config.warmS} s of the same load, unmeasured: every isolate compiles the code it runs,
-  and a pool of N workers compiles it N times (on hello, ringpool's V8 compiler threads took 13–18 µs per request in
-  its first seconds under load and 2–4 µs after 6 s; a single isolate settles within its first second), so a run
-  right after a cold start measures the JIT rather than the server.
+  and a pool of N workers compiles it N times (on the CLI under \`/hello\` alone, ringpool's V8 platform threads took
+  13–18 µs per request in its first seconds under load and 2–6 µs after 6 s; a single isolate settles within its
+  first second), so a run right after a cold start measures the JIT rather than the server. After this settling,
+  the harness's own hello runs still show 11.9 and 20.1 µs on V8's threads for ringpool with 3 and 4 workers
+  (1 and 2 workers: 3.0–3.3; see "Where ringpool's CPU goes"): not explained yet; GC after the settle's 64 KiB
+  responses is one candidate.
 - **Steal.** On a shared VM the hypervisor gives part of the cores to other guests at times (seen here: 0–46 % of
   a 3 s run). The harness reads steal time from \`/proc/stat\` over every measured run; a run above
   ${STEAL_LIMIT_PERCENT} % is measured once more and the one with less steal is kept. The table "CPU taken by the

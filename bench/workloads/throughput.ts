@@ -22,9 +22,11 @@ export const SSR_CONNECTIONS = 16;
 /**
  * Loads a freshly started server over its routes for `config.settleS`
  * seconds, measuring nothing, so that what follows sees every isolate's JIT
- * in its steady state: on hello, ringpool's V8 compiler threads took 13-18
- * µs per request in its first seconds under load and 2-4 µs after 6 s,
- * while a single isolate settles within its first second.
+ * in its steady state: on the CLI under /hello alone, ringpool's V8
+ * platform threads took 13-18 µs per request in its first seconds under
+ * load and 2-6 µs after 6 s, while a single isolate settles within its
+ * first second (the harness's hello runs after this still show more with
+ * 3 and 4 workers: bench/RESULTS.md, Method).
  */
 export async function settle(
   ctx: Pick<WorkloadContext, "running" | "cal" | "config">,

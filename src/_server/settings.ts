@@ -13,8 +13,9 @@ export const DEFAULT_CONCURRENCY = 16;
  * Long requests take at most the cores (./long_requests.ts), so the extra
  * worker serves short ones while long ones hold every core. More workers
  * than that only share the cores: on 2 cores, 4 workers rendered SSR pages
- * at 0.78x the rate of 3 with 1.3x the p99, and tied with 3 on the skew
- * shapes (README, Benchmarks); 2 make slow requests queue behind each other.
+ * at 0.78x the rate of 3 with 1.3x the p99, tied with 3 on four skew shapes
+ * and did better only in bursts of slow requests (README, Benchmarks); 2
+ * make slow requests queue behind each other.
  */
 export function defaultWorkers(
   cores: number = navigator.hardwareConcurrency,
