@@ -7,7 +7,7 @@ import type {
   Workload,
 } from "./_types.ts";
 import { type Spread, spread } from "./_stats.ts";
-import { defaultWorkers } from "../src/_server/settings.ts";
+import { DEFAULT_THREADS } from "./_defaults.ts";
 import {
   fmt,
   fmtInt,
@@ -199,7 +199,7 @@ export function idleRssPerWorker(result: HttpBenchResult): number {
   const defaults = result.contenders.find((c) => c.id === "ringpool-default");
   if (!one?.available || !defaults?.available) return NaN;
   return (defaults.idleRss.median - one.idleRss.median) /
-    (defaultWorkers() - 1);
+    (DEFAULT_THREADS - 1);
 }
 
 /** The HTTP part of RESULTS.md (also what `deno task bench:http` prints). */
@@ -409,8 +409,8 @@ function renderMemory(result: HttpBenchResult): string {
     ),
   );
   return "### Memory\n\n" + idle +
-    `\n\nIdle RSS per ringpool worker ((ringpool ${defaultWorkers()} − ringpool 1) / ${
-      defaultWorkers() - 1
+    `\n\nIdle RSS per ringpool worker ((ringpool's defaults, ${DEFAULT_THREADS} threads, − ringpool 1) / ${
+      DEFAULT_THREADS - 1
     }): ${
       Number.isFinite(perWorker) ? `${fmt(perWorker, 1)} MiB` : "not measured"
     }.` +

@@ -11,7 +11,7 @@
  */
 import { parseArgs } from "node:util";
 import { describeMachine, type Machine } from "./_machine.ts";
-import { defaultWorkers } from "../src/_server/settings.ts";
+import { DEFAULTS_LABEL } from "./_defaults.ts";
 import { type HttpBenchResult, runHttpBench } from "./http.ts";
 import { STEAL_LIMIT_PERCENT } from "./_server.ts";
 import {
@@ -191,7 +191,7 @@ node bench/_open_loop.mjs '<json>'                                              
 
 ## Targets
 
-Checked against \`${TARGET_RINGPOOL}\`: ringpool with serve()'s defaults (${defaultWorkers()} workers × concurrency 16), using ratios within each round of this run:
+Checked against \`${TARGET_RINGPOOL}\`: ringpool with serve()'s defaults (${DEFAULTS_LABEL}), using ratios within each round of this run:
 median of the per-round ratios (min–max). The last column gives ringpool with 1 and 2 workers for context.
 
 | target | ringpool (defaults) | verdict | context |

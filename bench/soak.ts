@@ -14,7 +14,7 @@
  * left behind" check counts those threads and their idle CPU.
  *
  * The server is ringpool with its default settings (cores + 1 workers ×
- * concurrency 16) except: `resourceLimits: { maxOldGenerationSizeMb: 64 }` (so the heap
+ * concurrency 16, and 1 spare) except: `resourceLimits: { maxOldGenerationSizeMb: 64 }` (so the heap
  * route can exhaust it), `requestTimeout: 5000` (so a busy worker is
  * recovered within seconds rather than 30 s; the soak still kills every few
  * seconds), and `metricsPath: "/metrics"` (its status counters are checked

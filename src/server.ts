@@ -15,6 +15,7 @@
 import { RingServer } from "./_server/engine.ts";
 import {
   DEFAULT_CONCURRENCY,
+  DEFAULT_SPARE_WORKERS,
   defaultWorkers,
   type Settings,
 } from "./_server/settings.ts";
@@ -48,6 +49,18 @@ export interface ServeOptions {
    * @default {navigator.hardwareConcurrency + 1}
    */
   workers?: number | AdaptiveWorkers;
+  /**
+   * Worker threads started on top of `workers` and kept in reserve: they
+   * take no requests until long ones (handlers that compute for 10 ms or
+   * more) hold all the workers they may take, or until fewer than `workers`
+   * serve (one is being replaced); then they serve short requests beside
+   * the one worker left to them. Each costs an idle isolate's memory; `0`
+   * turns them off. A pool whose `workers` you set has none unless you set
+   * this too.
+   *
+   * @default {1 with the default `workers`, else 0}
+   */
+  spareWorkers?: number;
   /**
    * A worker that has answered this many requests is replaced by a fresh
    * one (drained first, one worker at a time: no request fails). Off unless
@@ -253,6 +266,13 @@ function checkOptions(options: ServeOptions): Settings {
     handler: moduleUrl("serve", "handler", options.handler).href,
     workers,
     maxWorkers,
+    spareWorkers: integer(
+      "spareWorkers",
+      // A pool sized by the caller has the threads asked for.
+      options.workers === undefined ? DEFAULT_SPARE_WORKERS : 0,
+      0,
+      MAX_WORKERS - 1 - maxWorkers,
+    ),
     growAfter,
     shrinkAfter,
     maxRequestsPerWorker: options.maxRequestsPerWorker === undefined

@@ -6,7 +6,7 @@
 // npm registry (or Deno's cache) for the SSR workload's preact.
 import assert from "node:assert/strict";
 import { runHttpBench } from "../bench/http.ts";
-import { defaultWorkers } from "../src/_server/settings.ts";
+import { DEFAULTS_LABEL } from "../bench/_defaults.ts";
 import {
   checkTargets,
   quickOptions,
@@ -98,7 +98,7 @@ Deno.test("bench harness runs a skew shape and its floor on ringpool's defaults 
   assert.match(markdown, /### Shared keep-alive connections/);
   assert.ok(
     markdown.includes(
-      `| floor: ringpool (defaults: ${defaultWorkers()} × 16) |`,
+      `| floor: ringpool (defaults: ${DEFAULTS_LABEL}) |`,
     ),
     "no floor row for ringpool's defaults",
   );

@@ -76,6 +76,16 @@
 //   that would never let main rest), the replacement of a dead worker and
 //   a worker's retirement (rotation: it stops popping, main wakeAll()s).
 //
+// Spares (src/_server/spares.ts), in shapes with `spare`: the last worker
+// is a spare whose gate main may have closed before any pump run looks at
+// it (a choice at that load), and then keeps closed for good, the worst
+// case for the others: the spare leaves POLLING, passes on what is queued
+// and, with nothing in flight, blocks on its gate word (whose 20 ms timeout
+// is modelled only once the ring is closed, when it lets the spare drain;
+// before that it only stutters), else waits for it the non-blocking way,
+// which resolves once its handlers are done or the ring is closed. A gate
+// opening again is left out: the spare's pump then runs as at start-up.
+//
 // Worker w0, in the shapes with `dies`, may die at any step, blocked or
 // not: it stops at once, its waiters leave the queues, and main's exit turn
 // becomes ready. The tickets it popped are main's to answer (502, or the
@@ -87,7 +97,7 @@
 // - every ticket was pushed and popped, and each popped ticket was claimed
 //   once: by a live worker, by the dead one, or cancelled by main (or it is
 //   held by the dead one); a ticket may stay queued only while every live
-//   worker hogs;
+//   worker hogs (or is a spare with its gate closed);
 // - every event was taken by main: none is pending while main sleeps;
 // - every live worker that does not hog has no handler in flight and no
 //   stream open and, in shapes that close, has stopped (`drained`
@@ -155,6 +165,10 @@
 //   {"tickets":2,"handlers":["sync","async","hog"],
 //    "dies":true,"cancel":true}                                    4.29 M states    7 s
 //   {"tickets":3,"handlers":["sync","hog"],"dies":true}             6.13 M states    9 s
+//   {"spare":true,"handlers":["sync","async"],"cancel":true,
+//    "close":true}                                                10.21 M states   15 s
+//   {"spare":true,"tickets":3,"handlers":["sync","hog"]}           4.41 M states    6 s
+//   {"spare":true,"handlers":["sync","stream"],"close":true}       6.54 M states   10 s
 //   {"workers":3,"tickets":3}                                     42.38 M states  167 s
 //   {"workers":3,"tickets":3,"handlers":["sync","hog"]}           45.61 M states  196 s
 // (the 3-worker shapes need --v8-flags=--max-old-space-size=12000).
@@ -189,7 +203,10 @@ type Mutation =
   | "no-ring-main-after-run" // Pump.#start does not ring main after run()
   | "idle-no-ring-main" // sleepIdle does not ring main first
   | "idle-wait-ignores-closed" // sleepIdle waits even when the ring is closed
-  | "yielded-never-set"; // the pump yields for ever instead of sleepBusy()
+  | "yielded-never-set" // the pump yields for ever instead of sleepBusy()
+  | "gated-no-pass-on" // a spare whose gate closed leaves POLLING, no passOn()
+  | "gated-keeps-polling" // a spare whose gate closed stays in POLLING
+  | "gate-ignores-closed"; // a gated spare waits at its gate after close
 
 /**
  * What the handler of a claimed ticket does: answers inside run() ("sync"),
@@ -226,6 +243,8 @@ interface DoorbellConfig {
    * tries (src/ had 3 before bug 3's fix); 1 otherwise.
    */
   ringTries?: number;
+  /** The last worker is a spare whose gate may close for good (above). */
+  spare?: boolean;
   mutation?: Mutation;
 }
 
@@ -274,7 +293,9 @@ const BUSY_WAIT = 15; // its waitAsync: 0 none, 1 queued, 2 notified (ready)
 const TICKET = 16; // the ticket popped, + 1, until claimed
 const DRAINED = 17; // resolveDrained() ran
 const STREAMS = 18; // streams open off their slot (channel.streams.size)
-const BLOCK = 19; // a worker's block; main's ends after SKIP
+const GATED = 19; // a spare's gate is closed (for good)
+const GATE_ASYNC = 20; // a spare's waitAsync on its gate is outstanding
+const BLOCK = 21; // a worker's block; main's ends after SKIP
 const MAIN_BLOCK = 11;
 
 const EVERYONE = 1000; // notify/ring count standing for Infinity
@@ -291,9 +312,11 @@ const PC_NAMES = [
   "DISPATCH", // main, after a release: push a queued request's ticket, or not
   "RUN", // a worker's run(handler): sync, async or hog
   "CLAIM", // a worker's claim, with cancel: claimed, cancelled or aborted
+  "GATE", // a spare loads its gate word: open, or closed for good
   // resting
   "DEAD",
   "HOG",
+  "GATE_BLOCKED", // a spare in Atomics.wait on its gate (steps once closed)
   // ringWorkers(count), either side
   "RW_LOAD_IDLE_WORKERS",
   "RW_ADD_WAKING",
@@ -368,6 +391,8 @@ const PC_NAMES = [
   "IDLE_SUB_WAKING",
   "IDLE_UNANNOUNCE",
   "IDLE_AFTER_LENGTH",
+  // worker: Pump.#waitForGate()
+  "GATE_WAIT",
   // worker: sleepBusy()
   "BUSY_LOAD_BELL",
   "BUSY_ANNOUNCE",
@@ -393,6 +418,9 @@ const PC_NAMES = [
   "L_ASYNC_RUN",
   "L_UNPOLL_THEN_RUN",
   "L_RING_MAIN_THEN_RUN",
+  "L_LOOP_OPEN",
+  "L_GATED",
+  "L_GATE_WAIT",
 ] as const;
 type PcName = typeof PC_NAMES[number];
 const P = Object.fromEntries(PC_NAMES.map((name, i) => [name, i])) as Record<
@@ -411,6 +439,7 @@ function doorbellMachine(config: DoorbellConfig): StepMachine {
   const wakingAfter = mutation === "waking-after-notify";
   const notifyFirst = mutation === "doorbell-notify-before-bump";
   const clampWaking = mutation !== "no-clamp-waking";
+  const spare = config.spare === true ? workers - 1 : -1;
   const doorQueue = WORKER_POLLING + workers;
   const busyQueue = doorQueue + workers;
   const claims = busyQueue + workers;
@@ -503,7 +532,28 @@ function doorbellMachine(config: DoorbellConfig): StepMachine {
       case "L_SCHEDULE_PUMP":
         s[b + PUMP_SCHEDULED] = 1;
         return go(s, b, P.L_END_TURN);
-      case "L_LOOP":
+      case "L_LOOP": // retiring is left out; then the gate, then capacity
+        if (b === worker(spare)) {
+          if (s[CLOSED] !== 0 && mutation !== "gate-ignores-closed") {
+            return go(s, b, P.L_LOOP_OPEN);
+          }
+          return go(s, b, s[b + GATED] === 0 ? P.GATE : P.L_GATED);
+        }
+        return go(s, b, P.L_LOOP_OPEN);
+      case "L_GATED": // it leaves as a retiring worker does
+        s[b + RET2] = P.L_GATE_WAIT;
+        if (mutation === "gated-keeps-polling") return go(s, b, P.L_GATE_WAIT);
+        if (mutation === "gated-no-pass-on") {
+          return setPolling(s, b, 0, P.L_GATE_WAIT);
+        }
+        return setPolling(s, b, 0, P.PASS_LOAD_LENGTH);
+      case "L_GATE_WAIT": // #waitForGate
+        if (s[b + IN_FLIGHT] === 0 && s[b + STREAMS] === 0) {
+          return ringMain(s, b, P.GATE_WAIT);
+        }
+        s[b + GATE_ASYNC] = 1;
+        return go(s, b, P.L_END_TURN);
+      case "L_LOOP_OPEN":
         if (s[b + IN_FLIGHT]! >= concurrency) {
           // At capacity: the next release schedules us again.
           s[b + RET2] = P.L_END_TURN;
@@ -679,6 +729,12 @@ function doorbellMachine(config: DoorbellConfig): StepMachine {
     if (s[b + PENDING]! > 0) options |= 2;
     if (s[b + BUSY_WAIT] === 2) options |= 4;
     if (s[b + STREAMS]! > 0) options |= 8;
+    // The gate's waitAsync resolves (20 ms later) to a pump run that does
+    // something: block on the gate, or drain once the ring is closed.
+    if (
+      s[b + GATE_ASYNC] === 1 &&
+      (s[CLOSED] !== 0 || (s[b + IN_FLIGHT] === 0 && s[b + STREAMS] === 0))
+    ) options |= 16;
     return options;
   };
   const bitCount = (n: number) => {
@@ -700,6 +756,7 @@ function doorbellMachine(config: DoorbellConfig): StepMachine {
     2: "handler-done",
     4: "busy-woken",
     8: "stream-ends",
+    16: "gate-wait-resolves",
   };
   /** The steps thread t can take in s, a death aside. */
   const ownChoices = (s: readonly number[], t: number): number => {
@@ -715,6 +772,9 @@ function doorbellMachine(config: DoorbellConfig): StepMachine {
     if (at === P.IDLE) return bitCount(workerOptions(s, b));
     if (at === P.RUN) return handlers.length;
     if (at === P.CLAIM) return 3;
+    if (at === P.GATE) return 2;
+    // Its 20 ms timeout, once it has something to see.
+    if (at === P.GATE_BLOCKED) return s[CLOSED] !== 0 ? 1 : 0;
     return 1;
   };
   /** Takes option `choice` at a choice pc; returns its name. */
@@ -743,7 +803,10 @@ function doorbellMachine(config: DoorbellConfig): StepMachine {
         s[b + PENDING]!--;
         markReleased(s, b, P.ASYNC_PUSH_EVENT);
       } else if (option === 4) go(s, b, P.BUSY_UNANNOUNCE);
-      else { // WorkerChannel.#forget: checkDrained(), and nothing else
+      else if (option === 16) {
+        s[b + GATE_ASYNC] = 0;
+        go(s, b, P.L_SCHEDULE_PUMP);
+      } else { // WorkerChannel.#forget: checkDrained(), and nothing else
         s[b + STREAMS]!--;
         const last = s[b + IN_FLIGHT] === 0 && s[b + STREAMS] === 0;
         go(s, b, close && last ? P.STREAM_END_CHECK_DRAINED : P.L_END_TURN);
@@ -766,6 +829,11 @@ function doorbellMachine(config: DoorbellConfig): StepMachine {
       ret(s, b, RET);
       return "no-dispatch";
     }
+    if (at === P.GATE) {
+      if (choice === 1) s[b + GATED] = 1;
+      go(s, b, choice === 0 ? P.L_LOOP_OPEN : P.L_GATED);
+      return choice === 0 ? "gate-open" : "gate-closed";
+    }
     if (at === P.CLAIM) {
       const outcome = [
         P.CLAIM_CAS,
@@ -786,7 +854,7 @@ function doorbellMachine(config: DoorbellConfig): StepMachine {
   };
   const isChoice = (at: number) =>
     at === P.IDLE || at === P.MORE || at === P.DISPATCH || at === P.RUN ||
-    at === P.CLAIM;
+    at === P.CLAIM || at === P.GATE;
   /** The worker dies: it stops at once and its waiters leave the queues. */
   const kill = (s: number[], w: number) => {
     const b = worker(w);
@@ -807,9 +875,15 @@ function doorbellMachine(config: DoorbellConfig): StepMachine {
       case "DISPATCH":
       case "RUN":
       case "CLAIM":
+      case "GATE":
       case "DEAD":
       case "HOG":
         return;
+      case "GATE_WAIT": // Atomics.wait(gate, 1, 20 ms): it stays 1
+        s[b + PC] = P.GATE_BLOCKED;
+        return;
+      case "GATE_BLOCKED": // the wait timed out, and the ring is closed
+        return go(s, b, P.L_SCHEDULE_PUMP);
       // ---- ringWorkers(count): idle workers first, then busy ones ----
       // a choice ran only local code, or the thread rests
       case "RW_LOAD_IDLE_WORKERS": {
@@ -1232,6 +1306,8 @@ function doorbellMachine(config: DoorbellConfig): StepMachine {
           ? `w${w} dead`
           : at === P.HOG
           ? `w${w} in a long handler`
+          : at === P.GATE_BLOCKED
+          ? `w${w} blocked at its gate`
           : queued(s, doorQueue, w)
           ? `w${w} blocked in Atomics.wait`
           : s[b + BUSY_WAIT] === 1
@@ -1251,7 +1327,9 @@ function doorbellMachine(config: DoorbellConfig): StepMachine {
       if (queued(s, doorQueue, w)) waitingIdle++;
       if (s[b + BUSY_WAIT] === 1) waitingBusy++;
       if (at === P.HOG) continue;
-      liveNotHog++;
+      // A spare whose gate is closed takes no ticket; while the ring is
+      // open that is its part.
+      if (s[b + GATED] === 0 || s[CLOSED] !== 0) liveNotHog++;
       if (s[b + IN_FLIGHT] !== 0 || s[b + STREAMS] !== 0) {
         throw new Violation(`w${w} has a handler or stream that never ends`);
       }
@@ -1385,7 +1463,8 @@ function doorbellMachine(config: DoorbellConfig): StepMachine {
     step,
     describe,
     checkFinal,
-    canonical: workers > fixed + 1 ? canonical : undefined,
+    // A spare is no twin of the others.
+    canonical: workers > fixed + 1 && spare < 0 ? canonical : undefined,
   };
 }
 
@@ -1476,6 +1555,26 @@ Deno.test("Doorbell model: every schedule of 3 tickets whose handlers answer at 
   assertSafe({ ...BASE, tickets: 3, handlers: ["sync", "hog"] }, 1_000_000);
 });
 
+Deno.test("Doorbell model: a spare whose gate closes at any pump run, for good, leaves every ticket to the other worker, counts right, and stops at a shutdown", () => {
+  const spare = { ...BASE, spare: true };
+  assertSafe(
+    {
+      ...spare,
+      tickets: 1,
+      handlers: ["sync", "async"],
+      cancel: true,
+      close: true,
+    },
+    200_000,
+  );
+  assertSafe({ ...spare, handlers: ["sync", "hog"] }, 400_000);
+  assertSafe({ ...spare, handlers: ["stream"], close: true }, 3_000_000);
+  assertSafe(
+    { ...spare, tickets: 1, handlers: EVERY_HANDLER, cancel: true, dies: true },
+    100_000,
+  );
+});
+
 // Bug 3 as src/ had it: more counted tries only move the window.
 Deno.test("Doorbell model catches a broken protocol: counted-rings-only, for 1 and 3 tries", () => {
   for (const ringTries of [1, 3]) {
@@ -1557,6 +1656,17 @@ const MUTANTS: Array<[Mutation, Partial<DoorbellConfig>, RegExp]> = [
     /^deadlock: w0 never stops after close/,
   ],
   ["yielded-never-set", { tickets: 1, handlers: ["async"] }, /livelock/],
+  [
+    "gated-no-pass-on",
+    { spare: true, handlers: ["sync", "hog"] },
+    /^deadlock: ticket 1 stays queued/,
+  ],
+  [
+    "gated-keeps-polling",
+    { spare: true, handlers: ["sync", "hog"] },
+    /^(deadlock: ticket 1 stays queued|miscount: POLLING is 1)/,
+  ],
+  ["gate-ignores-closed", { spare: true, close: true }, /livelock/],
 ];
 
 for (const [mutation, shape, expected] of MUTANTS) {

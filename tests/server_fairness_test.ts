@@ -263,3 +263,57 @@ Deno.test("shutdown() lets held long requests run and answers them all", async (
   }
   assertNoLiveWorkers();
 });
+
+Deno.test("a spare worker takes no request while no long one runs", async () => {
+  const server = await start({ workers: 2, spareWorkers: 1, concurrency: 16 });
+  try {
+    await waitFor(
+      () => server.stats().workers.at(-1)!.spare,
+      "the newest worker is held as the spare",
+    );
+    // Enough at once that every worker taking tickets gets some.
+    await Promise.all(
+      Array.from({ length: 60 }, () => arrival(server, "/busy?ms=2")),
+    );
+    const [first, second, spare] = server.stats().workers;
+    assert.equal(spare!.completed, 0, "the spare answered none");
+    assert.equal(first!.completed + second!.completed, 60);
+    assert.ok(spare!.spare);
+  } finally {
+    await server.shutdown();
+  }
+  assertNoLiveWorkers();
+});
+
+Deno.test("a spare worker serves short requests while a long one holds the only other worker", async () => {
+  const server = await start({ workers: 1, spareWorkers: 1, concurrency: 16 });
+  const dir = await Deno.makeTempDir();
+  let long: Promise<number> | undefined;
+  try {
+    await teachLongGate(server, dir);
+    long = arrival(server, gatePath(dir, "long"));
+    long.catch(() => {});
+    await waitFor(() => server.stats().inFlight === 1, "the long one runs");
+    // Its gate open, the spare takes this one (or the long one, leaving
+    // the regular worker free); gated for good, it would wait for the long.
+    await within(
+      20_000,
+      "a short request answered while the long one computes",
+      arrival(server, "/fast"),
+    );
+    assert.equal(server.stats().inFlight, 1, "the long one still computes");
+    assert.ok(!server.stats().workers.some((w) => w.spare), "the gate is open");
+    await Deno.writeTextFile(`${dir}/long`, "open");
+    await long;
+    await waitFor(
+      () => server.stats().workers.some((w) => w.spare),
+      "the spare's gate closes once no long request runs",
+    );
+  } finally {
+    await Deno.writeTextFile(`${dir}/long`, "open");
+    await long?.catch(() => {});
+    await server.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+  assertNoLiveWorkers();
+});

@@ -1,6 +1,9 @@
 import assert from "node:assert/strict";
 import { type PoolServer, serve, type ServeOptions } from "../src/server.ts";
-import { defaultWorkers } from "../src/_server/settings.ts";
+import {
+  DEFAULT_SPARE_WORKERS,
+  defaultWorkers,
+} from "../src/_server/settings.ts";
 import { assertNoLiveWorkers, waitFor, within } from "./_helpers.ts";
 import { COMPAT_CASES } from "./fixtures/handlers/compat_cases.ts";
 
@@ -643,13 +646,20 @@ Deno.test("serve()'s default pool is one worker per core and one more", async ()
     [0, 1, 2, 3, 4, 8, 16, 255, 1000].map((cores) => defaultWorkers(cores)),
     [2, 2, 3, 4, 5, 9, 17, 256, 256],
   );
-  // And serve() without `workers` starts that many here.
+  // And serve() without `workers` starts that many here, and the spare:
+  // the newest, held out of the ring while no long request runs.
   const server = await start({ workers: undefined });
   try {
+    const { workers } = server.stats();
     assert.equal(
-      server.stats().workers.length,
-      defaultWorkers(navigator.hardwareConcurrency),
+      workers.length,
+      defaultWorkers(navigator.hardwareConcurrency) + DEFAULT_SPARE_WORKERS,
     );
+    await waitFor(
+      () => server.stats().workers.at(-1)!.spare,
+      "the newest worker is held as the spare",
+    );
+    assert.equal(server.stats().workers.filter((w) => w.spare).length, 1);
     assert.equal((await text(server, "/hello")).status, 200);
   } finally {
     await server.shutdown();
@@ -700,6 +710,10 @@ Deno.test("serve() validates its options", () => {
   assert.throws(
     () => serve({ handler: BEHAVIOURS, concurrency: 1.5 }),
     RangeError,
+  );
+  assert.throws(
+    () => serve({ handler: BEHAVIOURS, spareWorkers: -1 }),
+    /'spareWorkers' must be an integer from 0/,
   );
 });
 

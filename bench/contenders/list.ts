@@ -1,7 +1,7 @@
 // Every contender the HTTP harness knows, in report order: how to start
 // each one for each kind of server a workload needs (../_types.ts).
 import type { CommandLine, Contender, ServerKind } from "../_types.ts";
-import { defaultWorkers } from "../../src/_server/settings.ts";
+import { DEFAULT_THREADS, DEFAULTS_LABEL } from "../_defaults.ts";
 import { ensureNodeSsrDeps, NODE_SSR_ENTRY } from "./node_ssr_deps.ts";
 
 const DENO = Deno.execPath();
@@ -119,17 +119,23 @@ export const CONTENDERS: Contender[] = [
       ],
     }),
   },
-  // Other sizes for context (4: the default before 2026-12-02 on 2 cores);
-  // the size the defaults below give is left out.
-  ...[1, 2, 3, 4].filter((n) => n !== defaultWorkers()).map((n) =>
-    ringpool(`ringpool-${n}`, `ringpool (${n})`, n, ["--workers", String(n)])
+  // Other sizes for context, each exactly that many threads (4: the
+  // default before 2026-12-02 on 2 cores; 3 and no spare: until the spare
+  // came, later that day).
+  ...[1, 2, 3, 4].map((n) =>
+    ringpool(`ringpool-${n}`, `ringpool (${n}, no spare)`, n, [
+      "--workers",
+      String(n),
+      "--spare-workers",
+      "0",
+    ])
   ),
-  // serve()'s defaults, as a new user gets them: cores + 1 workers,
-  // concurrency 16.
+  // serve()'s defaults, as a new user gets them: cores + 1 workers and a
+  // spare, concurrency 16.
   ringpool(
     "ringpool-default",
-    `ringpool (defaults: ${defaultWorkers()} × 16)`,
-    defaultWorkers(),
+    `ringpool (defaults: ${DEFAULTS_LABEL})`,
+    DEFAULT_THREADS,
     [],
   ),
 ];

@@ -1,8 +1,9 @@
 // Contender: ringpool's `serve()`. Usage:
-//   deno run -A ringpool.ts PORT [--workers N] [--concurrency N]
+//   deno run -A ringpool.ts PORT [--workers N] [--spare-workers N] [--concurrency N]
 //     [--max-body-size BYTES] [--handler MODULE] [--static DIR]
-// Options left out stay at serve()'s defaults (cores + 1 workers,
-// concurrency 16);
+// Options left out stay at serve()'s defaults (cores + 1 workers and 1
+// spare, concurrency 16; a pool sized with --workers has no spare unless
+// --spare-workers says so);
 // MODULE defaults to ../handlers/handler.ts; --static DIR serves DIR under
 // /static/ from the main thread. Exits with status 3 and a message on
 // stderr when `serve()` is unavailable, so the harness can report that.
@@ -14,6 +15,7 @@ const { values, positionals } = parseArgs({
   allowPositionals: true,
   options: {
     workers: { type: "string" },
+    "spare-workers": { type: "string" },
     concurrency: { type: "string" },
     "max-body-size": { type: "string" },
     handler: { type: "string" },
@@ -21,9 +23,11 @@ const { values, positionals } = parseArgs({
   },
 });
 const port = Number(positionals[0] ?? "8000");
-const number = (name: "workers" | "concurrency" | "max-body-size") =>
-  values[name] === undefined ? undefined : Number(values[name]);
+const number = (
+  name: "workers" | "spare-workers" | "concurrency" | "max-body-size",
+) => values[name] === undefined ? undefined : Number(values[name]);
 const workers = number("workers");
+const spareWorkers = number("spare-workers");
 const concurrency = number("concurrency");
 const maxBodySize = number("max-body-size");
 
@@ -37,6 +41,7 @@ try {
     handleSignals: false,
     onListen() {},
     ...(workers === undefined ? {} : { workers }),
+    ...(spareWorkers === undefined ? {} : { spareWorkers }),
     ...(concurrency === undefined ? {} : { concurrency }),
     ...(maxBodySize === undefined ? {} : { maxBodySize }),
     ...(values.static === undefined

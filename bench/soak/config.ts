@@ -2,11 +2,11 @@
 // options `runSoak` takes and the settings they resolve to, defaults in one
 // place.
 
-import { defaultWorkers } from "../../src/_server/settings.ts";
+import { DEFAULT_THREADS } from "../_defaults.ts";
 
 export const MiB = 1024 * 1024;
 /** serve()'s default number of workers, which the soak's server keeps. */
-export const WORKERS: number = defaultWorkers();
+export const WORKERS: number = DEFAULT_THREADS;
 
 /** A route of `bench/handlers/soak.ts` the load clients request. */
 export type Route = "small" | "64k" | "stream" | "echo";

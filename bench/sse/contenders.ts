@@ -1,6 +1,6 @@
 // The contenders of the SSE benchmark: how to start each one's server
 // process. All serve bench/handlers/sse.ts.
-import { defaultWorkers } from "../../src/_server/settings.ts";
+import { DEFAULTS_LABEL } from "../_defaults.ts";
 const here = (path: string) => new URL(path, import.meta.url).pathname;
 const HANDLER = here("../handlers/sse.ts");
 // The entry's --serve mode calls serveRingpool.
@@ -20,7 +20,7 @@ export interface Contender {
 export const SSE_CONTENDERS: Contender[] = [
   {
     id: "ringpool",
-    label: `ringpool (defaults: ${defaultWorkers()} workers × 16)`,
+    label: `ringpool (defaults: ${DEFAULTS_LABEL})`,
     command: (port, statsFile) => ({
       args: ["run", "-A", ENTRY, "--serve", String(port), statsFile],
     }),

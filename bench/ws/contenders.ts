@@ -8,7 +8,7 @@
  * @module
  */
 import type { WsShape } from "./types.ts";
-import { defaultWorkers } from "../../src/_server/settings.ts";
+import { DEFAULTS_LABEL } from "../_defaults.ts";
 
 const here = (path: string) => new URL(path, import.meta.url).pathname;
 /** The handler module all contenders serve. */
@@ -39,7 +39,7 @@ const denoServe = (port: number, parallel: boolean) => [
 export const WS_CONTENDERS: WsContender[] = [
   {
     id: "ringpool",
-    label: `ringpool (defaults: ${defaultWorkers()} workers × 16)`,
+    label: `ringpool (defaults: ${DEFAULTS_LABEL})`,
     command: (port) => ({
       args: [
         "run",

@@ -20,6 +20,8 @@ export interface CliOptions {
   workers?: number;
   /** `--max-workers`: an adaptive pool between `--workers` and this. */
   maxWorkers?: number;
+  /** `--spare-workers`: workers kept in reserve for short requests. */
+  spareWorkers?: number;
   /** `--max-requests-per-worker`: replace a worker after this many requests. */
   maxRequestsPerWorker?: number;
   /** `--max-worker-memory`: replace a worker whose heap reaches this many MiB. */
@@ -84,6 +86,7 @@ export const VALUE_FLAGS: readonly ValueFlag[] = [
   { flag: "port", key: "port", min: 0, max: 65535 },
   { flag: "workers", key: "workers", min: 1 },
   { flag: "max-workers", key: "maxWorkers", min: 1 },
+  { flag: "spare-workers", key: "spareWorkers", min: 0 },
   { flag: "max-requests-per-worker", key: "maxRequestsPerWorker", min: 1 },
   { flag: "max-worker-memory", key: "maxWorkerMemory", min: 1 },
   { flag: "concurrency", key: "concurrency", min: 1 },
@@ -144,6 +147,8 @@ Options:
   --port N                port to listen on, 0 for any free one (default 8000; demo 7878)
   --workers N             worker threads (default: cores + 1; demo 4)
   --max-workers N         an adaptive pool: from --workers (here default 1) up to N
+  --spare-workers N       workers that serve short requests only while long ones
+                          hold the others (default 1 with the default --workers, else 0)
   --max-requests-per-worker N  replace a worker after N requests (default off)
   --max-worker-memory MIB replace a worker whose heap reaches MIB (default off)
   --concurrency N         requests in flight per worker (default 16)

@@ -12,6 +12,7 @@ const COPIED = [
   "hostname",
   "port",
   "workers",
+  "spareWorkers",
   "concurrency",
   "queueCapacity",
   "maxBodySize",

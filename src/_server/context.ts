@@ -17,6 +17,7 @@ import type { Lifecycle } from "./lifecycle.ts";
 import type { RequestMetrics } from "./metrics.ts";
 import type { WaitingQueue } from "./queue.ts";
 import type { LongRequests } from "./long_requests.ts";
+import type { Spares } from "./spares.ts";
 import type { Releaser } from "./release.ts";
 import type { RequestBodies } from "./request_body.ts";
 import type { Responder } from "./respond.ts";
@@ -43,6 +44,8 @@ export class WorkerLink {
   port: Worker | undefined = undefined;
   /** Terminated because it held on to a request past its deadline. */
   stuck = false;
+  /** A spare whose gate is closed: it takes no tickets (./spares.ts). */
+  gated = false;
 
   constructor(inbox: RingBuffer) {
     this.inbox = inbox;
@@ -85,6 +88,8 @@ export interface ServerContext {
   readonly queue: WaitingQueue;
   /** Long routes learnt, and their requests held back (./long_requests.ts). */
   readonly longs: LongRequests;
+  /** The spare workers' gates (./spares.ts). */
+  readonly spares: Spares;
   readonly workers: WorkerSet<WorkerLink>;
   /** Responses by status and latency, when `metricsPath` or `dashboardPath` is set. */
   readonly metrics: RequestMetrics | undefined;

@@ -133,7 +133,10 @@ export class Dispatcher {
     let best: ServerWorker | undefined;
     let fewest = Infinity;
     for (const worker of this.#ctx.workers.members()) {
-      if (worker.state !== "ready" || worker.stopping) continue;
+      // A gated spare takes no request (./spares.ts).
+      if (worker.state !== "ready" || worker.stopping || worker.data.gated) {
+        continue;
+      }
       // Upgrades under way count: a burst must not all go to one worker.
       const load = worker.data.sockets.size + worker.data.upgrading;
       if (load < fewest) {

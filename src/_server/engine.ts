@@ -21,6 +21,7 @@ import { Lifecycle } from "./lifecycle.ts";
 import { RequestMetrics } from "./metrics.ts";
 import { WaitingQueue } from "./queue.ts";
 import { LongRequests } from "./long_requests.ts";
+import { Spares } from "./spares.ts";
 import { Releaser } from "./release.ts";
 import { RequestBodies } from "./request_body.ts";
 import { Responder } from "./respond.ts";
@@ -36,6 +37,7 @@ import {
   controlBytes,
   MAX_WORKERS,
   W_WORKER_COMPLETED,
+  W_WORKER_GATED,
   W_WORKER_INFLIGHT,
   type WorkerData,
   type WorkerMessage,
@@ -73,6 +75,7 @@ export class RingServer implements AsyncDisposable {
     );
     ctx.queue = new WaitingQueue();
     ctx.longs = new LongRequests(ctx);
+    ctx.spares = new Spares(ctx);
     // Kept for the metrics path and the dashboard, which both show them.
     ctx.metrics = settings.metricsPath === undefined &&
         settings.dashboardPath === undefined
@@ -157,6 +160,7 @@ export class RingServer implements AsyncDisposable {
           : workers.retiring(worker)
           ? "retiring"
           : "ready",
+        spare: data.gated,
         inFlight: count,
         streams: data.streams.size,
         sockets: data.sockets.size,
@@ -180,7 +184,7 @@ export class RingServer implements AsyncDisposable {
     return new WorkerSet<WorkerLink>({
       url: WORKER_URL,
       name: "ringpool server worker",
-      size: settings.workers,
+      size: settings.workers + settings.spareWorkers,
       capacity: MAX_WORKERS,
       resourceLimits: settings.resourceLimits,
       hooks: {
@@ -188,6 +192,7 @@ export class RingServer implements AsyncDisposable {
           // A new worker at this position starts its counts afresh.
           Atomics.store(ctx.words, W_WORKER_INFLIGHT + index, 0);
           Atomics.store(ctx.words, W_WORKER_COMPLETED + index, 0);
+          Atomics.store(ctx.words, W_WORKER_GATED + index, 0);
           // A few events per request in flight, plus one completion per slot.
           const inbox = new RingBuffer(
             ringCapacity(4 * settings.concurrency + slotCount + 4),
@@ -302,9 +307,12 @@ export class RingServer implements AsyncDisposable {
         settings.maxWorkers > settings.workers ? settings.growAfter / 2 : 250,
       ),
     );
+    ctx.spares.update();
     this.#sweep = setInterval(() => {
       ctx.faults.sweep();
       ctx.rotation.check(performance.now());
+      // Workers come and go (a reload, a crash, an adaptive pool).
+      ctx.spares.update();
     }, every);
     ctx.lifecycle.listen();
   }

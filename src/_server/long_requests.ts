@@ -62,7 +62,7 @@ export class LongRequests {
     }
     job.long = true;
     if (
-      this.#running < this.#limit() ||
+      this.#running < this.limit() ||
       performance.now() - this.#shortAt > SHORT_WINDOW_MS
     ) {
       return false;
@@ -71,9 +71,16 @@ export class LongRequests {
     return true;
   }
 
+  /** Long requests dispatched and not yet released. */
+  get running(): number {
+    return this.#running;
+  }
+
   /** `job` took a slot and its ticket is in the ring. */
   started(job: Job): void {
-    if (job.long) this.#running++;
+    if (!job.long) return;
+    this.#running++;
+    this.#ctx.spares.update();
   }
 
   /**
@@ -88,12 +95,13 @@ export class LongRequests {
     // One that could not start (and so does not count) lets the next go.
     while (
       this.held.length > 0 &&
-      (this.#running === 0 || this.#running < this.#limit())
+      (this.#running === 0 || this.#running < this.limit())
     ) {
       const next = this.held.next();
       if (next === undefined) break;
       this.#ctx.dispatcher.place(next);
     }
+    this.#ctx.spares.update();
   }
 
   // A running average over about four requests, from 0 for a route not
@@ -114,15 +122,14 @@ export class LongRequests {
     costs.set(route, average);
   }
 
-  // Long requests that may run at once: all workers taking requests now
-  // but one, and no more than the cores (more would only share them, with
-  // the short requests too). A lone worker still runs one at a time.
-  #limit(): number {
-    let serving = 0;
-    for (const worker of this.#ctx.workers.members()) {
-      if (worker.state === "ready" && !worker.stopping) serving++;
-    }
-    return Math.max(1, Math.min(serving - 1, CORES));
+  /**
+   * Long requests that may run at once: all regular workers taking
+   * requests now but one (spares not counted: ./spares.ts), and no more than
+   * the cores (more would only share them, with the short requests too). A
+   * lone worker still runs one at a time.
+   */
+  limit(): number {
+    return Math.max(1, Math.min(this.#ctx.spares.regulars() - 1, CORES));
   }
 }
 

@@ -82,8 +82,10 @@ export class Rotation {
   /** Grows while requests wait, shrinks to the minimum while a worker idles. */
   #resize(now: number): void {
     const ctx = this.#ctx;
-    const { workers: min, maxWorkers: max, growAfter, shrinkAfter } =
-      ctx.settings;
+    const { growAfter, shrinkAfter, spareWorkers } = ctx.settings;
+    // The spares come on top of the adaptive size (./spares.ts).
+    const min = ctx.settings.workers + spareWorkers;
+    const max = ctx.settings.maxWorkers + spareWorkers;
     const serving = this.#serving();
     if (ctx.dispatcher.queued() > 0) {
       this.#idleSince = undefined;

@@ -14,14 +14,21 @@ export const DEFAULT_CONCURRENCY = 16;
  * worker serves short ones while long ones hold every core. More workers
  * than that only share the cores: on 2 cores, 4 workers rendered SSR pages
  * at 0.78x the rate of 3 with 1.3x the p99, tied with 3 on four skew shapes
- * and did better only in bursts of slow requests (README, Benchmarks); 2
- * make slow requests queue behind each other.
+ * and did better only in bursts of slow requests (README, Benchmarks), which
+ * the spare (below) now covers; 2 make slow requests queue behind each other.
  */
 export function defaultWorkers(
   cores: number = navigator.hardwareConcurrency,
 ): number {
   return Math.min(Math.max(1, cores) + 1, MAX_SLOTS / DEFAULT_CONCURRENCY);
 }
+
+/**
+ * The default `spareWorkers` (with the default `workers`): a worker kept out
+ * of the ring until long requests hold all the workers they may take, so
+ * short requests then have two (./spares.ts).
+ */
+export const DEFAULT_SPARE_WORKERS = 1;
 
 /** Heap limits of each worker (`node:worker_threads` `resourceLimits`). */
 export interface WorkerLimits {
@@ -38,6 +45,8 @@ export interface Settings {
   workers: number;
   /** The most workers an adaptive pool grows to (= workers when fixed). */
   maxWorkers: number;
+  /** Workers kept out of the ring until long requests hold the cores. */
+  spareWorkers: number;
   /** Ms requests must wait in the queue before an adaptive pool grows. */
   growAfter: number;
   /** Ms a worker must idle before an adaptive pool shrinks by it. */

@@ -18,6 +18,12 @@ export interface ServerWorkerStats {
    * or shrunk away: it takes no new requests and finishes what it has).
    */
   state: "starting" | "ready" | "retiring";
+  /**
+   * A spare worker held out of the request ring now (`serve()`'s
+   * `spareWorkers`): it takes no requests until long ones hold the other
+   * workers.
+   */
+  spare: boolean;
   /** Requests in flight on it (holding a slot). */
   inFlight: number;
   /** Its requests whose response (or request body) streams: they hold no slot. */

@@ -30,6 +30,8 @@
 //                    | word 16 + index: requests in flight on a worker  |
 //                    | word 1040 + index: 1 while that worker polls     |
 //                    | word 2064 + index: requests that worker answered |
+//                    | word 3088 + index: 1 while that worker is a gated |
+//                    |                    spare (./spares.ts)            |
 //        SLOTS_BASE  +--------------------------------------------------+
 //                    | slot 0 | slot 1 | ... | slot n-1                  |
 //                    +--------------------------------------------------+
@@ -126,7 +128,12 @@ export const MAX_WORKERS = 1024;
 export const W_WORKER_POLLING = W_WORKER_INFLIGHT + MAX_WORKERS;
 /** Per worker (by index): requests it released (answered), since it started. */
 export const W_WORKER_COMPLETED = W_WORKER_POLLING + MAX_WORKERS;
-export const SLOTS_BASE = (W_WORKER_COMPLETED + MAX_WORKERS) * 4;
+/**
+ * Per worker (by index): 1 while it is a spare kept out of the request ring
+ * (./spares.ts); main stores it, and notifies on it when it opens.
+ */
+export const W_WORKER_GATED = W_WORKER_COMPLETED + MAX_WORKERS;
+export const SLOTS_BASE = (W_WORKER_GATED + MAX_WORKERS) * 4;
 
 // Slot layout (bytes from the slot's start).
 export const CONTROL_BYTES = 64;

@@ -10,6 +10,7 @@ import {
   EV_RELEASE,
   EV_RELEASE_ONLY,
   W_WORKER_COMPLETED,
+  W_WORKER_GATED,
   W_WORKER_INFLIGHT,
   type WorkerData,
 } from "../wire.ts";
@@ -65,6 +66,8 @@ export class WorkerContext {
   inFlight = 0;
   /** Whether main asked this worker to retire. */
   readonly retiring: () => boolean;
+  /** This worker's gate word: 1 while it is a spare kept out of the ring. */
+  readonly gateWord: number;
   handler!: Handler;
   pump!: Pump;
   /** Resolves once the ring is closed and drained and no task holds a slot. */
@@ -83,9 +86,15 @@ export class WorkerContext {
     this.doorbell = new WorkerDoorbell(this.words, data.index, this.requests);
     this.channel = new WorkerChannel(this);
     this.retiring = retireFlag(data);
+    this.gateWord = W_WORKER_GATED + data.index;
     let resolve!: () => void;
     this.drained = new Promise((done) => resolve = done);
     this.#resolveDrained = resolve;
+  }
+
+  /** Whether this worker is a spare whose gate is closed (../spares.ts). */
+  gated(): boolean {
+    return Atomics.load(this.words, this.gateWord) === 1;
   }
 
   /** A slot claimed: counted in flight here and in shared memory. */

@@ -39,6 +39,8 @@ export class Pump {
   #yielded = false;
   /** Whether a sleepBusy() wait is outstanding. */
   #busyWaiting = false;
+  /** Whether a wait for the gate (with handlers in flight) is outstanding. */
+  #gateWaiting = false;
   /** Claimed tasks whose body has arrived by message: they start first. */
   readonly #ready: Task[] = [];
 
@@ -89,6 +91,14 @@ export class Pump {
         doorbell.passOn();
         this.#ctx.checkDrained();
         return;
+      }
+      if (this.#ctx.gated() && !this.#ctx.requests.closed) {
+        // A spare out of the ring leaves as a retiring worker does, and
+        // waits for its gate instead of the doorbell (../spares.ts); once
+        // the ring is closed it drains like any worker.
+        doorbell.setPolling(false);
+        doorbell.passOn();
+        return this.#waitForGate();
       }
       if (this.#ctx.inFlight >= this.#ctx.data.concurrency) {
         // At capacity: the next release schedules us again.
@@ -157,6 +167,30 @@ export class Pump {
       });
     }
     return false;
+  }
+
+  /**
+   * A spare whose gate is closed: blocks on the gate word if nothing of ours
+   * needs the event loop, or waits for it without blocking; then, opened or
+   * IDLE_WAIT_MS later (the ring may have closed), runs again.
+   */
+  #waitForGate(): void {
+    const ctx = this.#ctx;
+    if (ctx.inFlight === 0 && ctx.channel.streams.size === 0) {
+      // A blocking wait would hold back a queued ring of the main bell.
+      ctx.doorbell.ringMain();
+      Atomics.wait(ctx.words, ctx.gateWord, 1, IDLE_WAIT_MS);
+      return this.schedule();
+    }
+    if (this.#gateWaiting) return;
+    this.#gateWaiting = true;
+    const waiting = Atomics.waitAsync(ctx.words, ctx.gateWord, 1, IDLE_WAIT_MS);
+    const again = () => {
+      this.#gateWaiting = false;
+      this.schedule();
+    };
+    if (waiting.async) void waiting.value.then(again);
+    else again();
   }
 
   /**
