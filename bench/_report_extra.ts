@@ -4,6 +4,7 @@
 // (bench/soak.ts) and ThreadPool's goals against Piscina (bench/pool.ts).
 // Kept apart from bench/_report.ts so the two can change independently;
 // run.ts calls `runExtra` and puts `renderExtra` into RESULTS.md.
+import { DEFAULTS_LABEL } from "./_defaults.ts";
 import { spread } from "./_stats.ts";
 import { table } from "./_report_util.ts";
 // Types only: sse.ts and soak.ts import this file for their own output, so
@@ -266,7 +267,7 @@ ${config.quick ? "**Quick run (20 s): a smoke test, not the soak.** " : ""}${
   } requests in ${fmt(soak.soakS, 0)} s (${
     int(soak.perSecond)
   }/s) from ${config.connections} closed-loop clients, after a ${config.warmupS} s warm-up,
-against ringpool's defaults (${config.workers} workers × 16) with \`requestTimeout: ${config.requestTimeout}\`,
+against ringpool's defaults (${DEFAULTS_LABEL}: ${config.workers} threads) with \`requestTimeout: ${config.requestTimeout}\`,
 \`resourceLimits: { maxOldGenerationSizeMb: ${config.heapMb} }\` and \`metricsPath\`; a worker killed every ${
     config.killEveryMs / 1000
   } s in rotation (exit, spin, heap, heap-async); seed ${config.seed}; ${soak.date}.
