@@ -317,3 +317,47 @@ Deno.test("a spare worker serves short requests while a long one holds the only 
   }
   assertNoLiveWorkers();
 });
+
+Deno.test("streamed responses arrive whole while the spare's gate opens and closes under them", async () => {
+  const server = await start({ workers: 2, spareWorkers: 1, concurrency: 16 });
+  const base = `http://127.0.0.1:${server.addr.port}`;
+  let streaming = true;
+  const broken: string[] = [];
+  let whole = 0;
+  const stream = async () => {
+    while (streaming) {
+      const response = await fetch(`${base}/chunks`);
+      const body = new Uint8Array(await response.arrayBuffer());
+      if (
+        response.status === 200 && body.length === 8 * 32 * 1024 &&
+        body.at(-1) === 7
+      ) {
+        whole++;
+      } else broken.push(`${response.status}, ${body.length} bytes`);
+    }
+  };
+  const loops = Array.from({ length: 8 }, stream);
+  try {
+    // /busy is learnt as long first (one of 40 ms or more is enough).
+    await arrival(server, "/busy?ms=100");
+    for (let i = 0; i < 4; i++) {
+      const long = arrival(server, "/busy?ms=300");
+      await waitFor(
+        () => !server.stats().workers.some((w) => w.spare),
+        `the gate opens while long request ${i} runs`,
+      );
+      await long;
+      await waitFor(
+        () => server.stats().workers.some((w) => w.spare),
+        `the gate closes after long request ${i}`,
+      );
+    }
+  } finally {
+    streaming = false;
+    await Promise.all(loops);
+    await server.shutdown();
+  }
+  assert.deepEqual(broken, [], "every streamed response arrived whole");
+  assert.ok(whole > 0, "streams ran");
+  assertNoLiveWorkers();
+});
