@@ -131,7 +131,7 @@ deno run -A bench/contenders/deno_single.ts PORT                                
 DENO_JOBS=2 deno serve -A --parallel --host 127.0.0.1 --port PORT bench/handlers/handler.ts
 WORKERS=2 PORT=PORT node bench/handlers/node_cluster.mjs                            # Node cluster + node:http
 deno run -A bench/contenders/postmessage_pool.ts PORT 2                             # Deno.serve + postMessage workers
-deno run -A bench/contenders/ringpool.ts PORT [--workers N]                         # ringpool serve(): defaults, N = 1-4 but the default's
+deno run -A bench/contenders/ringpool.ts PORT [--workers N --spare-workers 0]   # ringpool serve(): defaults, or exactly N = 1-4
 wrk -t1 -c${http.config.connections} -d${http.config.durationS}s --timeout 5s -s <generated report.lua> URL   # throughput
 node bench/_open_loop.mjs '<json>'                                                  # open-loop latency (skewed mix)
 \`\`\`

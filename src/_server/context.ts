@@ -124,6 +124,13 @@ export function closing(ctx: ServerContext): boolean {
       ctx.taken >= ctx.settings.maxRequests);
 }
 
+/** Workers taking requests now (spares included): ready, not being stopped, oldest first. */
+export function servingWorkers(ctx: ServerContext): ServerWorker[] {
+  return ctx.workers.members()
+    .filter((worker) => worker.state === "ready" && !worker.stopping)
+    .sort((a, b) => a.id - b.id);
+}
+
 /** The live worker that claimed `slot`, if one did and still runs. */
 export function ownerWorker(
   ctx: ServerContext,

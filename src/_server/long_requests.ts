@@ -126,10 +126,11 @@ export class LongRequests {
    * Long requests that may run at once: all regular workers taking
    * requests now but one (spares not counted: ./spares.ts), and no more than
    * the cores (more would only share them, with the short requests too). A
-   * lone worker still runs one at a time.
+   * lone worker still runs one at a time. `regulars`: their number, if the
+   * caller has it.
    */
-  limit(): number {
-    return Math.max(1, Math.min(this.#ctx.spares.regulars() - 1, CORES));
+  limit(regulars: number = this.#ctx.spares.regulars()): number {
+    return Math.max(1, Math.min(regulars - 1, CORES));
   }
 }
 

@@ -9,7 +9,11 @@
 //                       ("service restart"); its requests, streams and
 //                       uploads finish ──▶ it exits and is joined
 //                       (after drainTimeout, what is left is cut off)
-import type { ServerContext, ServerWorker } from "./context.ts";
+import {
+  type ServerContext,
+  type ServerWorker,
+  servingWorkers,
+} from "./context.ts";
 import type { RestartReason } from "./stats.ts";
 import { W_WORKER_COMPLETED, W_WORKER_INFLIGHT } from "./wire.ts";
 
@@ -121,12 +125,9 @@ export class Rotation {
     }
   }
 
-  /** Ready workers that are not retiring, oldest first. */
+  /** Ready workers that are not being stopped, oldest first. */
   #serving(): ServerWorker[] {
-    const { workers } = this.#ctx;
-    return workers.members()
-      .filter((w) => w.state === "ready" && !workers.retiring(w))
-      .sort((a, b) => a.id - b.id);
+    return servingWorkers(this.#ctx);
   }
 
   /** Runs `task` after the changes before it; the sweep waits meanwhile. */

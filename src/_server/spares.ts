@@ -21,35 +21,27 @@
 // (W_WORKER_GATED) and notifies on it when it opens; a spare also looks at
 // it again at least every 20 ms. A missed opening costs only its help,
 // never a request: the regular workers take every ticket either way.
-import type { ServerContext, ServerWorker } from "./context.ts";
+import {
+  type ServerContext,
+  type ServerWorker,
+  servingWorkers,
+} from "./context.ts";
 import { W_WORKER_GATED } from "./wire.ts";
 
 /** Opens and closes the spares' gates (see the drawing above). */
 export class Spares {
   readonly #ctx: ServerContext;
-  #open = false;
 
   constructor(ctx: ServerContext) {
     this.#ctx = ctx;
   }
 
-  /** Workers taking requests now, spares included: ready, not retiring. */
-  serving(): ServerWorker[] {
-    const { workers } = this.#ctx;
-    return workers.members()
-      .filter((worker) => worker.state === "ready" && !worker.stopping)
-      .sort((a, b) => a.id - b.id);
-  }
-
   /** Serving workers that are not spares (at least 1 while any serves). */
-  regulars(): number {
-    const serving = this.serving().length;
-    return Math.max(Math.min(serving, 1), serving - this.#count());
-  }
-
-  /** Whether `worker` is a spare with its gate closed. */
-  gated(worker: ServerWorker): boolean {
-    return worker.data.gated;
+  regulars(serving: number = servingWorkers(this.#ctx).length): number {
+    return Math.max(
+      Math.min(serving, 1),
+      serving - this.#ctx.settings.spareWorkers,
+    );
   }
 
   /**
@@ -58,29 +50,20 @@ export class Spares {
    */
   update(): void {
     const ctx = this.#ctx;
-    const count = this.#count();
+    const count = ctx.settings.spareWorkers;
     if (count === 0) return;
-    const serving = this.serving();
-    const regulars = serving.length - count;
-    this.#open = regulars < ctx.settings.workers ||
-      ctx.longs.running >= ctx.longs.limit();
+    const serving = servingWorkers(ctx);
+    const { longs } = ctx;
+    const open = serving.length - count < ctx.settings.workers ||
+      longs.running >= longs.limit(this.regulars(serving.length));
     for (let i = 0; i < serving.length; i++) {
       // The newest are the spares.
-      this.#set(serving[i]!, !this.#open && i >= serving.length - count);
+      this.#set(serving[i]!, !open && i >= serving.length - count);
     }
     // One retiring (or exited) must never wait at its gate.
     for (const worker of ctx.workers.members()) {
       if (worker.stopping || worker.state !== "ready") this.#set(worker, false);
     }
-  }
-
-  /** Whether the gates are open now. */
-  get open(): boolean {
-    return this.#open;
-  }
-
-  #count(): number {
-    return this.#ctx.settings.spareWorkers;
   }
 
   #set(worker: ServerWorker, gated: boolean): void {
